@@ -1,0 +1,151 @@
+"""Figures: QC (library sizes, PCA, sample distances) and DE (MA, volcano).
+
+Every function takes plain tables/arrays and a path, and writes one PNG with a fixed
+size and DPI, so figures are reproducible and easy to test.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and cluster nodes
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+DPI = 120
+# Fixed metadata keeps PNG bytes identical across reruns.
+PNG_METADATA = {"Software": None}
+
+
+def _save(fig, path) -> None:
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+def library_sizes(qc_table: pd.DataFrame, path) -> None:
+    """Bar charts of library size and detected genes per sample, outliers in red."""
+    n = len(qc_table)
+    fig, axes = plt.subplots(2, 1, figsize=(max(6, 0.25 * n + 2), 7), sharex=True)
+    colours = np.where(qc_table["outlier"], "#d62728", "#4c72b0")
+    axes[0].bar(qc_table["sample"], qc_table["library_size"] / 1e6, color=colours)
+    axes[0].set_ylabel("library size (million reads)")
+    axes[1].bar(qc_table["sample"], qc_table["detected_genes"], color=colours)
+    axes[1].set_ylabel("genes with count > 0")
+    axes[1].tick_params(axis="x", labelrotation=90, labelsize=7)
+    axes[0].set_title("Library size and detected genes (red: flagged outlier)")
+    _save(fig, path)
+
+
+def pca(adata, variables: list[str], scores: np.ndarray, explained: np.ndarray, path) -> None:
+    """PCA of the VST, one panel per design variable, drawn with scanpy."""
+    import scanpy as sc
+
+    view = adata.copy()
+    view.obsm["X_pca"] = scores
+    view.uns["pca"] = {"variance_ratio": explained, "variance": explained}
+    sc.settings.figdir = "."
+    panels = sc.pl.embedding(
+        view,
+        basis="pca",
+        color=variables,
+        ncols=min(3, len(variables)),
+        size=120,
+        show=False,
+        return_fig=False,
+    )
+    axes = panels if isinstance(panels, list) else [panels]
+    for ax in axes:
+        ax.set_xlabel(f"PC1 ({explained[0] * 100:.1f}%)")
+        if len(explained) > 1:
+            ax.set_ylabel(f"PC2 ({explained[1] * 100:.1f}%)")
+    _save(axes[0].figure, path)
+
+
+def sample_distance_heatmap(
+    distances: pd.DataFrame, annotation: pd.DataFrame, path
+) -> None:
+    """Clustered heatmap of sample-to-sample distances with design variables as colour
+    bars (seaborn clustermap)."""
+    palette_cycle = ["tab10", "Set2", "Dark2", "Pastel1", "Accent"]
+    row_colours = {}
+    for i, column in enumerate(annotation.columns):
+        values = annotation[column]
+        if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+            levels = list(pd.Categorical(values).categories)
+            lut = dict(zip(levels, sns.color_palette(palette_cycle[i % 5], len(levels))))
+            row_colours[column] = values.astype(str).map(
+                {str(k): v for k, v in lut.items()}
+            )
+        else:
+            normed = (values - values.min()) / (values.max() - values.min() or 1)
+            row_colours[column] = [plt.cm.viridis(v) for v in normed]
+    colours = pd.DataFrame(row_colours, index=distances.index)
+    size = max(6, 0.22 * len(distances) + 3)
+    grid = sns.clustermap(
+        distances,
+        cmap="Blues_r",
+        row_colors=colours,
+        col_colors=colours,
+        figsize=(size, size),
+        xticklabels=True,
+        yticklabels=True,
+        method="average",
+        cbar_kws={"label": "Euclidean distance (VST)"},
+    )
+    grid.ax_heatmap.tick_params(labelsize=6)
+    grid.figure.suptitle("Sample-to-sample distances", y=1.02)
+    _save(grid.figure, path)
+
+
+def _label_top(ax, table: pd.DataFrame, x: str, y: str, n: int) -> None:
+    top = table.dropna(subset=["padj"]).head(n)
+    for _, row in top.iterrows():
+        ax.annotate(
+            row["symbol"],
+            (row[x], row[y]),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=7,
+        )
+
+
+def ma_plot(table: pd.DataFrame, alpha: float, path, n_labels: int = 10, title: str = "") -> None:
+    """log2 fold change against mean normalised count; significant genes in red."""
+    lfc = "log2FoldChange_shrunk" if "log2FoldChange_shrunk" in table else "log2FoldChange"
+    data = table.dropna(subset=[lfc]).copy()
+    data["log10_baseMean"] = np.log10(data["baseMean"] + 0.5)
+    significant = data["padj"] < alpha
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.scatter(data.loc[~significant, "log10_baseMean"], data.loc[~significant, lfc],
+               s=4, c="#999999", alpha=0.5, rasterized=True, label="not significant")
+    ax.scatter(data.loc[significant, "log10_baseMean"], data.loc[significant, lfc],
+               s=6, c="#d62728", alpha=0.8, rasterized=True, label=f"padj < {alpha}")
+    ax.axhline(0, color="black", lw=0.8)
+    _label_top(ax, data.sort_values("padj", na_position="last"), "log10_baseMean", lfc, n_labels)
+    ax.set_xlabel("log10 mean of normalised counts")
+    ax.set_ylabel("log2 fold change" + (" (shrunk)" if lfc.endswith("shrunk") else ""))
+    ax.set_title(title or "MA plot")
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    _save(fig, path)
+
+
+def volcano_plot(table: pd.DataFrame, alpha: float, path, n_labels: int = 10, title: str = "") -> None:
+    """log2 fold change against -log10 p-value; significant genes in red."""
+    data = table.dropna(subset=["pvalue"]).copy()
+    smallest = data.loc[data["pvalue"] > 0, "pvalue"].min() if (data["pvalue"] > 0).any() else 1e-300
+    data["neg_log10_p"] = -np.log10(data["pvalue"].clip(lower=smallest))
+    significant = data["padj"] < alpha
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.scatter(data.loc[~significant, "log2FoldChange"], data.loc[~significant, "neg_log10_p"],
+               s=4, c="#999999", alpha=0.5, rasterized=True, label="not significant")
+    ax.scatter(data.loc[significant, "log2FoldChange"], data.loc[significant, "neg_log10_p"],
+               s=6, c="#d62728", alpha=0.8, rasterized=True, label=f"padj < {alpha}")
+    _label_top(ax, data.sort_values("padj", na_position="last"), "log2FoldChange", "neg_log10_p", n_labels)
+    ax.set_xlabel("log2 fold change")
+    ax.set_ylabel("-log10 p-value")
+    ax.set_title(title or "Volcano plot")
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    _save(fig, path)
