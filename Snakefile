@@ -1,0 +1,18 @@
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/diffexp.smk"
+include: "workflow/rules/crosscheck.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,80 @@
+rule check_inputs:
+    input:
+        counts=config["counts"],
+        samples=config["samples"],
+        annotation=annotation_input(),
+    output:
+        "results/checked/raw.h5ad",
+    log:
+        "logs/check_inputs.log",
+    conda:
+        "../../envs/qc.yaml"
+    resources:
+        mem_mb=lambda wildcards, input: max(2000, int(12 * input.size_mb)),
+    script:
+        "../scripts/check_inputs.py"
+
+
+rule normalise:
+    input:
+        "results/checked/raw.h5ad",
+    output:
+        dataset="results/dataset.h5ad",
+        normalised=report(
+            "results/counts/normalised_counts.tsv.gz",
+            caption="../report/normalised_counts.rst",
+            category="Quality control",
+        ),
+        vst="results/counts/vst.tsv.gz",
+        size_factors="results/qc/size_factors.tsv",
+    params:
+        blind=config["qc"]["vst_blind"],
+        fit_type=config["diffexp"]["fit_type"],
+        size_factors_fit_type=config["diffexp"]["size_factors_fit_type"],
+        inference=config["diffexp"]["inference"],
+    log:
+        "logs/normalise.log",
+    threads: config["threads"]
+    conda:
+        "../../envs/deseq2.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/normalise.py"
+
+
+rule sample_qc:
+    input:
+        "results/dataset.h5ad",
+    output:
+        table=report(
+            "results/qc/samples_qc.tsv",
+            caption="../report/samples_qc.rst",
+            category="Quality control",
+        ),
+        library_sizes=report(
+            "results/qc/library_sizes.png",
+            caption="../report/library_sizes.rst",
+            category="Quality control",
+        ),
+        pca=report(
+            "results/qc/pca.png",
+            caption="../report/pca.rst",
+            category="Quality control",
+        ),
+        distances=report(
+            "results/qc/sample_distances.png",
+            caption="../report/sample_distances.rst",
+            category="Quality control",
+        ),
+    params:
+        outlier_z=config["qc"]["outlier_z"],
+        pca_top_genes=config["qc"]["pca_top_genes"],
+    log:
+        "logs/sample_qc.log",
+    conda:
+        "../../envs/qc.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/sample_qc.py"

@@ -1,0 +1,38 @@
+"""Size factors, normalised counts and VST; writes results/dataset.h5ad and tables."""
+
+import anndata as ad
+import pandas as pd
+
+from msc_response.dataset import write_h5ad
+from msc_response.engines import make_inference
+from msc_response.io import write_table
+from msc_response.normalisation import normalise
+from msc_response.scripting import run
+
+
+def gene_table(adata, layer: str) -> pd.DataFrame:
+    table = pd.DataFrame(adata.layers[layer].T, index=adata.var_names, columns=adata.obs_names)
+    table.insert(0, "symbol", adata.var["symbol"].to_numpy())
+    return table.reset_index()
+
+
+def main(snakemake):
+    adata = ad.read_h5ad(snakemake.input[0])
+    params = snakemake.params
+    result = normalise(
+        adata,
+        size_factors_fit_type=params.size_factors_fit_type,
+        blind=params.blind,
+        fit_type=params.fit_type,
+        inference=make_inference(params.inference, snakemake.threads),
+    )
+    write_h5ad(result, snakemake.output.dataset)
+    write_table(gene_table(result, "normalised"), snakemake.output.normalised)
+    write_table(gene_table(result, "vst"), snakemake.output.vst)
+    write_table(
+        result.obs[["size_factor"]].rename_axis("sample").reset_index(),
+        snakemake.output.size_factors,
+    )
+
+
+run(main, snakemake)
