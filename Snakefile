@@ -13,6 +13,6 @@ include: "workflow/rules/crosscheck.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

@@ -10,7 +10,6 @@ from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.dataset import InputSpec, check_sheet_and_design  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 
-
 # A --configfile is merged into config/config.yaml key by key; contrasts must come
 # from the user's file alone, or the example's contrast would leak into their run.
 replace_merged_keys(config, workflow.config_settings.overwrite_config, ["contrasts"])

@@ -9,17 +9,18 @@ rule deseq2:
             subcategory="{contrast}",
         ),
         summary="results/de/{contrast}.summary.tsv",
+        size_factors="results/de/{contrast}.size_factors.tsv",
+    log:
+        "logs/deseq2/{contrast}.log",
+    conda:
+        "../../envs/deseq2.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
     params:
         contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
         design=config["design"],
         settings=config["diffexp"],
-    log:
-        "logs/deseq2/{contrast}.log",
-    threads: config["threads"]
-    conda:
-        "../../envs/deseq2.yaml"
-    resources:
-        mem_mb=4000,
     script:
         "../scripts/deseq2.py"
 
@@ -40,12 +41,12 @@ rule de_plots:
             category="Differential expression",
             subcategory="{contrast}",
         ),
-    params:
-        alpha=config["diffexp"]["alpha"],
-        n_labels=config["diffexp"]["top_genes_labelled"],
     log:
         "logs/de_plots/{contrast}.log",
     conda:
         "../../envs/qc.yaml"
+    params:
+        alpha=config["diffexp"]["alpha"],
+        n_labels=config["diffexp"]["top_genes_labelled"],
     script:
         "../scripts/de_plots.py"

@@ -27,18 +27,18 @@ rule normalise:
         ),
         vst="results/counts/vst.tsv.gz",
         size_factors="results/qc/size_factors.tsv",
+    log:
+        "logs/normalise.log",
+    conda:
+        "../../envs/deseq2.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
     params:
         blind=config["qc"]["vst_blind"],
         fit_type=config["diffexp"]["fit_type"],
         size_factors_fit_type=config["diffexp"]["size_factors_fit_type"],
         inference=config["diffexp"]["inference"],
-    log:
-        "logs/normalise.log",
-    threads: config["threads"]
-    conda:
-        "../../envs/deseq2.yaml"
-    resources:
-        mem_mb=4000,
     script:
         "../scripts/normalise.py"
 
@@ -67,14 +67,14 @@ rule sample_qc:
             caption="../report/sample_distances.rst",
             category="Quality control",
         ),
-    params:
-        outlier_z=config["qc"]["outlier_z"],
-        pca_top_genes=config["qc"]["pca_top_genes"],
     log:
         "logs/sample_qc.log",
     conda:
         "../../envs/qc.yaml"
     resources:
         mem_mb=4000,
+    params:
+        outlier_z=config["qc"]["outlier_z"],
+        pca_top_genes=config["qc"]["pca_top_genes"],
     script:
         "../scripts/sample_qc.py"

@@ -26,6 +26,10 @@ def main(snakemake):
     write_table(result.table, snakemake.output.table)
     summary = summarise(result.table, contrast, settings.alpha)
     write_table(summary, snakemake.output.summary)
+    write_table(
+        result.size_factors.rename("size_factor").rename_axis("sample").reset_index(),
+        snakemake.output.size_factors,
+    )
     logging.getLogger("msc_response").info("\n%s", summary.T.to_string())
 
 

@@ -124,7 +124,7 @@ def _reject_duplicate_columns(columns: list[str], path: Path) -> None:
         seen.add(column)
     if duplicated:
         raise InputError(
-            f"Counts file '{path}': sample column(s) {', '.join(duplicated[:5])} appear "
+            f"Counts file '{path}': sample column(s) {', '.join(repr(d) for d in duplicated[:5])} appear "
             f"more than once in the header. Each sample must have one column."
         )
 
@@ -227,12 +227,9 @@ def symbols_for(gene_ids: pd.Index, annotation: pd.DataFrame | None) -> pd.Serie
 def write_table(frame: pd.DataFrame, path: str | Path, index: bool = False) -> None:
     """Write a TSV (gzipped if the name ends in .gz) with a fixed float format and a
     zero gzip timestamp, so reruns give byte-identical files."""
-    compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
-    frame.to_csv(
-        path,
-        sep="\t",
-        index=index,
-        float_format="%.8g",
-        na_rep="NA",
-        compression=compression,
-    )
+    text = frame.to_csv(sep="\t", index=index, float_format="%.8g", na_rep="NA")
+    data = text.encode()
+    if str(path).endswith(".gz"):
+        # gzip.compress stores neither a file name nor (with mtime=0) a time stamp.
+        data = gzip.compress(data, mtime=0)
+    Path(path).write_bytes(data)

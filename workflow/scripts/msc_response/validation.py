@@ -175,7 +175,7 @@ def check_counts(table: pd.DataFrame, path: str) -> pd.DataFrame:
             row, col = rows[0], cols[0]
             raise InputError(
                 f"Counts file '{path}', gene '{index[row]}' (row {row + 2}), sample "
-                f"'{table.columns[col]}': the count {'' if what == 'is missing' else repr(values[row, col]) + ' '}"
+                f"'{table.columns[col]}': the count {'' if what == 'is missing' else f'{values[row, col]:g} '}"
                 f"{what} ({len(rows)} cell(s) in all). {fix}."
             )
     counts = pd.DataFrame(
