@@ -1,9 +1,13 @@
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# Defaults from the workflow's own folder, so a run with --directory elsewhere still
+# gets them; a user's --configfile is layered on top (see config/README.md).
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"
