@@ -11,6 +11,8 @@ rule crosscheck_r:
         ),
     log:
         "logs/crosscheck_r/{contrast}.log",
+    benchmark:
+        "results/benchmarks/crosscheck_r/{contrast}.tsv"
     conda:
         "../../envs/r-deseq2.yaml"
     resources:

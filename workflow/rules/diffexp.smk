@@ -12,6 +12,8 @@ rule deseq2:
         size_factors="results/de/{contrast}.size_factors.tsv",
     log:
         "logs/deseq2/{contrast}.log",
+    benchmark:
+        "results/benchmarks/deseq2/{contrast}.tsv"
     conda:
         "../../envs/deseq2.yaml"
     threads: config["threads"]
@@ -43,6 +45,8 @@ rule de_plots:
         ),
     log:
         "logs/de_plots/{contrast}.log",
+    benchmark:
+        "results/benchmarks/de_plots/{contrast}.tsv"
     conda:
         "../../envs/qc.yaml"
     params:

@@ -7,6 +7,8 @@ rule check_inputs:
         "results/checked/raw.h5ad",
     log:
         "logs/check_inputs.log",
+    benchmark:
+        "results/benchmarks/check_inputs.tsv"
     conda:
         "../../envs/qc.yaml"
     resources:
@@ -29,6 +31,8 @@ rule normalise:
         size_factors="results/qc/size_factors.tsv",
     log:
         "logs/normalise.log",
+    benchmark:
+        "results/benchmarks/normalise.tsv"
     conda:
         "../../envs/deseq2.yaml"
     threads: config["threads"]
@@ -69,6 +73,8 @@ rule sample_qc:
         ),
     log:
         "logs/sample_qc.log",
+    benchmark:
+        "results/benchmarks/sample_qc.tsv"
     conda:
         "../../envs/qc.yaml"
     resources:
