@@ -1,27 +1,65 @@
 import os
 import sys
 
-from snakemake.exceptions import WorkflowError
+import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 
+from msc_response.audit import audit_warnings, design_audit  # noqa: E402
 from msc_response.config import replace_merged_keys  # noqa: E402
-from msc_response.dataset import InputSpec, check_sheet_and_design  # noqa: E402
+from msc_response.dataset import InputSpec  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
+from msc_response.io import require_file  # noqa: E402
+from msc_response.validation import check_config, check_sheet  # noqa: E402
+
+
+def stop_with(message):
+    """End the run with `message` alone on the terminal: a user's mistake is no crash,
+    so no Python traceback and no Snakemake file/line preamble."""
+    logger.error(message)
+    sys.exit(1)
+
 
 # A --configfile is merged into config/config.yaml key by key; contrasts must come
 # from the user's file alone, or the example's contrast would leak into their run.
 replace_merged_keys(config, workflow.config_settings.overwrite_config, ["contrasts"])
-validate(config, schema="../schemas/config.schema.yaml")
 
+# Parse-time checks: config, sample sheet, contrasts and design, before any job runs.
+# Problems of the design's structure (not full rank, no residual df, a level without
+# replicates) are reported here and stop the run in rule check_inputs, after rule
+# design_audit has written results/qc/design_audit.tsv to explain them.
 try:
-    SAMPLES, SAMPLE_WARNINGS = check_sheet_and_design(InputSpec.from_config(config))
+    with open(
+        os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+    ) as f:
+        check_config(config, yaml.safe_load(f))
+    validate(config, schema="../schemas/config.schema.yaml")  # fills in defaults
+    INPUTS = InputSpec.from_config(config)
+    require_file(INPUTS.counts, "Counts")
+    if INPUTS.annotation:
+        require_file(INPUTS.annotation, "Annotation")
+    SHEET = check_sheet(
+        INPUTS.samples, INPUTS.design, INPUTS.contrasts, INPUTS.categorical_variables
+    )
 except InputError as err:
-    raise WorkflowError(f"Invalid input: {err}") from None
+    stop_with(f"Invalid input: {err}")
+SAMPLES = SHEET.sheet
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
-for _warning in SAMPLE_WARNINGS:
+for _warning in SHEET.warnings + audit_warnings(
+    design_audit(
+        SAMPLES,
+        INPUTS.design,
+        [c["variable"] for c in INPUTS.contrasts.values()],
+        config["audit"]["warn_association"],
+    )
+):
     logger.warning(f"Warning: {_warning}")
+for _problem in SHEET.design_problems:
+    logger.error(
+        f"Invalid design: {_problem}\nThe run writes results/qc/design_audit.tsv and "
+        f"stops at rule check_inputs, before the counts are read."
+    )
 
 CONTRASTS = list(config["contrasts"])
 
@@ -36,6 +74,7 @@ def annotation_input():
 
 def all_outputs():
     outputs = [
+        "results/qc/design_audit.tsv",
         "results/dataset.h5ad",
         "results/qc/samples_qc.tsv",
         "results/qc/library_sizes.png",

@@ -49,23 +49,27 @@ class InputSpec:
 
 
 def check_sheet_and_design(spec: InputSpec) -> tuple[pd.DataFrame, list[str]]:
-    """The checks that need only the (small) sample sheet and the config."""
-    variables = validation.design_variables(spec.design)
-    sheet = io.read_sample_sheet(spec.samples)
-    sheet = validation.coerce_sample_sheet(
-        sheet, spec.samples, variables, spec.categorical_variables
+    """The checks that need only the (small) sample sheet and the config, including
+    the design's structure (rank, residual degrees of freedom, replicates)."""
+    checked = validation.check_sheet(
+        spec.samples, spec.design, spec.contrasts, spec.categorical_variables
     )
-    contrasts = validation.parse_contrasts(spec.contrasts)
-    warnings = validation.warn_numeric_with_few_values(sheet, variables)
-    warnings += validation.check_design(sheet, spec.design, contrasts, spec.samples)
-    return sheet, warnings
+    if checked.design_problems:
+        raise InputError(checked.design_problems[0])
+    return checked.sheet, checked.warnings
 
 
 def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
-    """Read counts, sheet and annotation, check them all, and return one AnnData."""
+    """Read counts, sheet and annotation, check them all, and return one AnnData.
+
+    The sheet and design are checked first, so a bad design stops before the counts
+    are read. The counts are held in at most two copies (the parsed table, reordered
+    to the sheet's sample order only if needed, and the AnnData's matrix).
+    """
     sheet, warnings = check_sheet_and_design(spec)
-    counts = io.read_counts(spec.counts)
+    counts = io.read_counts(spec.counts, warnings)
     counts = validation.check_counts(counts, spec.counts)
+    warnings += validation.warn_gene_ids(counts.index, spec.counts)
     counts, sample_warnings = validation.match_samples(
         counts, sheet, spec.counts, spec.samples, spec.extra_count_columns
     )

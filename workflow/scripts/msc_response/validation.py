@@ -1,13 +1,22 @@
-"""Checks on counts, sample sheet, design and contrasts, run before any model is fitted.
+"""Checks on config, counts, sample sheet, design and contrasts, run before any model
+is fitted.
 
 Each check raises `InputError` with a message naming the file, the row or column and
 the fix. Warnings (things a user should know but that do not stop the run) are
 returned as strings, so the caller decides where to log them.
+
+Where the checks run: the config, sample sheet, contrasts and design at parse time
+(workflow/rules/common.smk), except the problems of the design's structure (not full
+rank, no residual degrees of freedom, a level without replicates), which rule
+check_inputs raises after rule design_audit has written results/qc/design_audit.tsv;
+the counts in rule check_inputs.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +34,80 @@ def _listing(items) -> str:
     shown = ", ".join(f"'{i}'" for i in items[:MAX_LISTED])
     more = len(items) - MAX_LISTED
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def closest(word, candidates) -> str | None:
+    """The candidate `word` was probably meant to be: equal ignoring case, spaces,
+    '-', '_' and '.', else the closest by spelling."""
+
+    def squash(text):
+        return re.sub(r"[\s_.-]+", "", str(text)).lower()
+
+    candidates = [str(c) for c in candidates]
+    for candidate in candidates:
+        if squash(candidate) == squash(word):
+            return candidate
+    close = difflib.get_close_matches(str(word), candidates, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _did_you_mean(word, candidates) -> str:
+    match = closest(word, candidates)
+    return f" (did you mean '{match}'?)" if match is not None else ""
+
+
+# ---------------------------------------------------------------- config
+
+
+def check_config(config: dict, schema: dict) -> None:
+    """Check the merged config against the JSON schema, reporting every problem on a
+    line of its own (unknown keys with the closest known key), without the schema
+    dump Snakemake's `validate` prints."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = []
+    for error in errors:
+        problems += _describe_config_error(error)
+    if problems:
+        raise InputError(
+            "the config has " + ("a problem" if len(problems) == 1 else f"{len(problems)} problems")
+            + " (keys and allowed values: config/README.md):\n  - " + "\n  - ".join(problems)
+        )
+
+
+def _describe_config_error(error) -> list[str]:
+    where = ".".join(str(p) for p in error.absolute_path)
+    key = f"'{where}'" if where else "the top level"
+    schema = error.schema
+    if error.validator == "additionalProperties" and schema.get("additionalProperties") is False:
+        known = list(schema.get("properties", {}))
+        unknown = [k for k in error.instance if k not in known]
+        return [
+            f"unknown key '{(where + '.') if where else ''}{k}'{_did_you_mean(k, known)}; "
+            f"known keys{' of ' + key if where else ''}: {', '.join(known)}"
+            for k in unknown
+        ]
+    if error.validator == "required":
+        return [f"{key}: {error.message}"]
+    if error.validator == "type" and isinstance(error.instance, bool):
+        word = "yes/true/on" if error.instance else "no/false/off"
+        return [
+            f"{key}: YAML reads an unquoted {word} as {error.instance}. If you mean the "
+            f"text, quote it: \"{'yes' if error.instance else 'no'}\""
+        ]
+    if error.validator == "enum":
+        return [
+            f"{key}: {error.instance!r} is not allowed; choose one of "
+            f"{', '.join(repr(v) for v in error.validator_value)}"
+            f"{_did_you_mean(error.instance, error.validator_value)}"
+        ]
+    if error.validator == "pattern" and where == "design":
+        return [f"'design': '{error.instance}' is not a formula; write it like '~ source + response'"]
+    if error.validator == "propertyNames" or (error.validator == "pattern" and not where):
+        return [f"{key}: {error.message} (names may use letters, digits, '_', '.', '-')"]
+    return [f"{key}: {error.message}"]
 
 
 # ---------------------------------------------------------------- design formula
@@ -58,6 +141,8 @@ def design_variables(design: str) -> list[str]:
 
 # ---------------------------------------------------------------- sample sheet
 
+MISSING_VALUES = ["", "NA", "NaN", "nan", "N/A", "n/a", "NULL", "null", "-"]
+
 
 def coerce_sample_sheet(
     sheet: pd.DataFrame,
@@ -72,41 +157,81 @@ def coerce_sample_sheet(
     indexed by sample.
     """
     samples = sheet["sample"]
+    if len(samples) == 0:
+        raise InputError(
+            f"Sample sheet '{path}' has a header but no samples. Add one row per sample."
+        )
     empty = np.flatnonzero(samples.eq("").to_numpy())
     if len(empty):
         raise InputError(
             f"Sample sheet '{path}', row {empty[0] + 2}: the 'sample' value is empty. "
             f"Give every sample a name that matches its column in the counts file."
         )
+    spaced = np.flatnonzero(samples.str.contains(r"\s", regex=True).to_numpy())
+    if len(spaced):
+        row = spaced[0]
+        suggestion = re.sub(r"\s+", "_", samples.iloc[row])
+        raise InputError(
+            f"Sample sheet '{path}', row {row + 2}: sample name '{samples.iloc[row]}' contains "
+            f"a space ({len(spaced)} name(s) in all). Sample names become column names and "
+            f"file names: replace spaces, e.g. by '_' ('{suggestion}'), in the sheet and in "
+            f"the counts file's header alike."
+        )
     duplicated = samples[samples.duplicated()].unique()
     if len(duplicated):
+        rows = np.flatnonzero(samples.eq(duplicated[0]).to_numpy()) + 2
         raise InputError(
             f"Sample sheet '{path}': sample(s) {_listing(duplicated)} appear more than once "
-            f"in column 'sample'. Each sample must have one row."
+            f"in column 'sample' ('{duplicated[0]}' on rows {', '.join(map(str, rows))}). "
+            f"Each sample must have one row."
         )
     missing = [v for v in variables if v not in sheet.columns]
     if missing:
+        hints = "".join(_did_you_mean(v, sheet.columns[1:]) for v in missing[:1])
+        odd = [c for c in sheet.columns[1:] if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", c)]
+        if odd:
+            hints += (
+                f". Column names with spaces or symbols ({_listing(odd)}) must be renamed "
+                f"(letters, digits, '_') or written in backticks in the formula"
+            )
         raise InputError(
             f"config 'design' uses {_listing(missing)}, which the sample sheet '{path}' "
-            f"has no column for (columns: {_listing(sheet.columns[1:])}). Add the column "
-            f"or change the design."
+            f"has no column for{hints} (columns: {_listing(sheet.columns[1:])}). Add the "
+            f"column or change the design."
+        )
+    unknown_categorical = [c for c in categorical if c not in sheet.columns]
+    if unknown_categorical:
+        raise InputError(
+            f"config 'categorical_variables' lists {_listing(unknown_categorical)}, which "
+            f"sample sheet '{path}' has no column for"
+            f"{_did_you_mean(unknown_categorical[0], sheet.columns[1:])}."
         )
     sheet = sheet.set_index("sample", drop=False)
     sheet.index.name = None
     for variable in variables:
         values = sheet[variable]
-        blank = np.flatnonzero(values.isin(["", "NA", "NaN", "nan", "N/A"]).to_numpy())
+        blank = np.flatnonzero(values.isin(MISSING_VALUES).to_numpy())
         if len(blank):
             raise InputError(
                 f"Sample sheet '{path}', row {blank[0] + 2} (sample '{sheet.index[blank[0]]}'): "
-                f"design variable '{variable}' is missing. Fill it in, or drop the sample "
-                f"from the sheet and the counts."
+                f"design variable '{variable}' is missing ('{values.iloc[blank[0]]}'; "
+                f"{len(blank)} sample(s) in all). Fill it in, or drop the sample from the "
+                f"sheet and the counts."
             )
         numeric = pd.to_numeric(values, errors="coerce")
         if variable not in categorical and numeric.notna().all():
             sheet[variable] = numeric.astype(float)
-        else:
-            sheet[variable] = pd.Categorical(values, categories=sorted(values.unique()))
+            continue
+        if variable not in categorical and numeric.notna().mean() >= 0.8 and numeric.nunique() > 3:
+            # Mostly numbers: a typo (age '6O'), not a label column.
+            row = int(np.flatnonzero(numeric.isna().to_numpy())[0])
+            raise InputError(
+                f"Sample sheet '{path}', row {row + 2} (sample '{sheet.index[row]}'): "
+                f"'{values.iloc[row]}' in column '{variable}' is not a number, but most of "
+                f"the column is. Fix the value, or list '{variable}' under "
+                f"'categorical_variables' if the column holds labels."
+            )
+        sheet[variable] = pd.Categorical(values, categories=sorted(values.unique()))
     return sheet
 
 
@@ -123,71 +248,147 @@ def warn_numeric_with_few_values(sheet: pd.DataFrame, variables: list[str]) -> l
     return warnings
 
 
+def warn_level_typos(sheet: pd.DataFrame, variables: list[str], path: str) -> list[str]:
+    """Levels that differ only in case, spaces, '-' or '_' ('Responder' and 'responder')
+    are probably one level typed two ways."""
+    warnings = []
+    for variable in variables:
+        column = sheet[variable]
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            continue
+        groups: dict[str, list[str]] = {}
+        for level in column.cat.categories:
+            groups.setdefault(re.sub(r"[\s_-]+", "", str(level)).lower(), []).append(level)
+        for same in (g for g in groups.values() if len(g) > 1):
+            warnings.append(
+                f"sample sheet '{path}', column '{variable}': levels {_listing(same)} differ "
+                f"only in case, spaces or '-'/'_', and are treated as different levels. "
+                f"Write them the same way if they are one level."
+            )
+    return warnings
+
+
 # ---------------------------------------------------------------- counts
 
 
 def check_counts(table: pd.DataFrame, path: str) -> pd.DataFrame:
-    """Return the counts as int64 after checking every cell is a non-negative integer."""
+    """Return the counts as int64 after checking every cell is a non-negative integer.
+
+    Memory: when pandas parsed every column as int64 (the usual case), the checks run
+    on the parsed matrix itself and it is returned without a copy; only a table with
+    text or decimal cells goes through one float copy.
+    """
     if table.shape[0] == 0 or table.shape[1] == 0:
         raise InputError(
             f"Counts file '{path}' has {table.shape[0]} gene rows and {table.shape[1]} "
-            f"sample columns: it needs at least one of each."
+            f"sample columns: it needs at least one of each (genes as rows, the gene ID "
+            f"first, then one column per sample)."
         )
     index = table.index
     if index.hasnans or (index == "nan").any() or (index == "").any():
         row = int(np.flatnonzero(index.isna() | (index == "nan") | (index == ""))[0])
         raise InputError(
-            f"Counts file '{path}', row {row + 2}: the gene ID (first column) is empty."
+            f"Counts file '{path}', row {row + 2}: the gene ID (first column) is empty or NA. "
+            f"Every row needs a gene ID."
         )
     if index.has_duplicates:
         duplicated = index[index.duplicated()].unique()
+        rows = np.flatnonzero(index == duplicated[0]) + 2
         raise InputError(
             f"Counts file '{path}': gene ID(s) {_listing(duplicated)} appear more than once "
-            f"in the first column. Sum or remove the duplicated rows."
+            f"in the first column ('{duplicated[0]}' on rows {', '.join(map(str, rows[:5]))}; "
+            f"{len(duplicated)} ID(s) in all). Sum or remove the duplicated rows."
         )
     for column in table.columns:
         values = table[column]
-        if not pd.api.types.is_numeric_dtype(values):
-            numeric = pd.to_numeric(values, errors="coerce")
-            bad = np.flatnonzero(numeric.isna().to_numpy() & values.notna().to_numpy())
-            if len(bad):
-                row = bad[0]
-                raise InputError(
-                    f"Counts file '{path}', gene '{index[row]}' (row {row + 2}), sample "
-                    f"'{column}': '{values.iloc[row]}' is not a number. Counts must be "
-                    f"non-negative whole numbers."
-                )
-            table[column] = numeric
-    values = table.to_numpy(dtype=float, copy=False)
-    problems = [
-        (np.isnan(values), "is missing", "Fill in the count (0 if none were seen)"),
-        (values < 0, "is negative", "Counts must be non-negative whole numbers"),
-        (
-            np.mod(np.nan_to_num(values), 1) != 0,
-            "is not a whole number",
-            "The workflow needs raw read counts, not normalised values, TPM or "
-            "estimated counts; round estimated counts (e.g. tximport) or supply raw counts",
-        ),
-    ]
-    for mask, what, fix in problems:
-        rows, cols = np.nonzero(mask)
-        if len(rows):
-            row, col = rows[0], cols[0]
-            raise InputError(
-                f"Counts file '{path}', gene '{index[row]}' (row {row + 2}), sample "
-                f"'{table.columns[col]}': the count {'' if what == 'is missing' else f'{values[row, col]:g} '}"
-                f"{what} ({len(rows)} cell(s) in all). {fix}."
-            )
-    counts = pd.DataFrame(
-        values.astype(np.int64), index=table.index, columns=table.columns
-    )
-    all_zero = counts.columns[(counts.to_numpy() == 0).all(axis=0)]
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            table[column] = _numeric_column(values, column, index, path)
+    kinds = {dtype.kind for dtype in table.dtypes}
+    if kinds <= {"i", "u"}:
+        values = table.to_numpy()  # a view of the parsed block, no copy
+        if values.min() < 0:
+            _report_cells(values < 0, "is negative", "Counts must be non-negative whole numbers", table, values, path)
+        counts = table if kinds == {"i"} and (table.dtypes == np.int64).all() else table.astype(np.int64)
+    else:
+        values = table.to_numpy(dtype=float)
+        fractional = np.zeros(values.shape, dtype=bool)
+        np.not_equal(np.mod(values, 1, where=np.isfinite(values), out=np.zeros_like(values)), 0, out=fractional)
+        fractional |= np.isinf(values)
+        problems = [
+            (np.isnan(values), "is missing", "Fill in the count (0 if none were seen)"),
+            (values < 0, "is negative", "Counts must be non-negative whole numbers"),
+            (
+                fractional,
+                "is not a whole number",
+                "The workflow needs raw read counts, not normalised values, TPM or "
+                "estimated counts; round estimated counts (e.g. tximport) or supply raw counts",
+            ),
+        ]
+        for mask, what, fix in problems:
+            if mask.any():
+                _report_cells(mask, what, fix, table, values, path)
+        counts = pd.DataFrame(values.astype(np.int64), index=table.index, columns=table.columns)
+        del values
+    all_zero = counts.columns[~counts.to_numpy().any(axis=0)]
     if len(all_zero):
         raise InputError(
             f"Counts file '{path}': sample(s) {_listing(all_zero)} have zero counts for every "
             f"gene. Remove them from the counts and the sample sheet (a failed library?)."
         )
     return counts
+
+
+def _numeric_column(values: pd.Series, column: str, index: pd.Index, path: str) -> pd.Series:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = np.flatnonzero(numeric.isna().to_numpy() & values.notna().to_numpy())
+    if not len(bad):
+        return numeric
+    if len(bad) > 0.5 * len(values):
+        raise InputError(
+            f"Counts file '{path}': column '{column}' holds text (e.g. "
+            f"{_listing(values.iloc[bad[:3]])}), not counts. The counts file must have the "
+            f"gene ID as its first column and then only one column of counts per sample: "
+            f"remove annotation columns such as '{column}'."
+        )
+    row = bad[0]
+    raise InputError(
+        f"Counts file '{path}', gene '{index[row]}' (row {row + 2}), sample '{column}': "
+        f"'{values.iloc[row]}' is not a number ({len(bad)} cell(s) in that column). Counts "
+        f"must be non-negative whole numbers."
+    )
+
+
+def _report_cells(mask, what, fix, table, values, path) -> None:
+    rows, cols = np.nonzero(mask)
+    row, col = rows[0], cols[0]
+    shown = "" if what == "is missing" else f"{values[row, col]:g} "
+    raise InputError(
+        f"Counts file '{path}', gene '{table.index[row]}' (row {row + 2}), sample "
+        f"'{table.columns[col]}': the count {shown}{what} ({len(rows)} cell(s) in all). {fix}."
+    )
+
+
+# Gene symbols Excel turns into dates (MARCH1 -> 1-Mar, SEPT2 -> 2-Sep, DEC1 -> 1-Dec),
+# also as ISO dates or Excel's day numbers after re-export.
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+EXCEL_DATE = re.compile(
+    rf"^(\d{{1,2}}-({_MONTHS})|({_MONTHS})-\d{{1,2}}|\d{{4}}-\d{{2}}-\d{{2}}( 00:00:00)?"
+    rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})$",
+    re.IGNORECASE,
+)
+
+
+def warn_gene_ids(gene_ids: pd.Index, path: str) -> list[str]:
+    """Warn about gene IDs that look like dates: the table went through Excel."""
+    dated = gene_ids[pd.Series(gene_ids, dtype=str).str.match(EXCEL_DATE).to_numpy()]
+    if not len(dated):
+        return []
+    return [
+        f"Counts file '{path}': {len(dated)} gene ID(s) look like dates ({_listing(dated)}): "
+        f"the table was probably opened in Excel, which turns symbols such as MARCH1 or "
+        f"SEPT2 into dates (1-Mar, 2-Sep). These genes cannot be matched to annotation or "
+        f"gene sets; regenerate the counts without Excel, or use Ensembl IDs."
+    ]
 
 
 def match_samples(
@@ -197,20 +398,30 @@ def match_samples(
     sheet_path: str,
     extra_columns: str = "drop",
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Put the counts' columns in the sheet's sample order.
+    """Put the counts' columns in the sheet's sample order (no copy when they already are).
 
     Samples in the sheet must all have counts. Count columns not in the sheet are
     dropped with a warning (`extra_columns='drop'`) or are an error ('error').
     """
     warnings = []
-    missing = [s for s in sheet.index if s not in counts.columns]
+    columns = set(counts.columns)
+    missing = [s for s in sheet.index if s not in columns]
     if missing:
+        if len(set(missing) & set(counts.index)) >= max(1, len(missing) // 2):
+            raise InputError(
+                f"Counts file '{counts_path}' has sample(s) {_listing(missing)} of sample "
+                f"sheet '{sheet_path}' as rows, not columns: it looks transposed. The counts "
+                f"must have genes as rows and samples as columns."
+            )
+        match = closest(missing[0], counts.columns)
+        hint = f" For '{missing[0]}', did you mean '{match}'?" if match else ""
         raise InputError(
             f"Sample sheet '{sheet_path}' lists sample(s) {_listing(missing)} that have no "
-            f"column in counts file '{counts_path}' (its columns: {_listing(counts.columns)}). "
+            f"column in counts file '{counts_path}' (its columns: {_listing(counts.columns)}).{hint} "
             f"Fix the names so they match exactly, or remove the rows from the sheet."
         )
-    extra = [c for c in counts.columns if c not in sheet.index]
+    wanted = set(sheet.index)
+    extra = [c for c in counts.columns if c not in wanted]
     if extra:
         message = (
             f"Counts file '{counts_path}' has column(s) {_listing(extra)} that are not in "
@@ -222,6 +433,8 @@ def match_samples(
                 "'extra_count_columns: drop' in the config."
             )
         warnings.append(message + "; they are left out of the analysis.")
+    if list(counts.columns) == list(sheet.index):
+        return counts, warnings
     return counts[list(sheet.index)], warnings
 
 
@@ -239,11 +452,104 @@ class Contrast:
         return [self.variable, self.test, self.reference]
 
 
+def _level(value) -> str:
+    # YAML reads `test: 1` as an int and `test: 1.0` as a float; the sheet holds text.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def parse_contrasts(contrasts: dict) -> list[Contrast]:
     return [
-        Contrast(name, spec["variable"], str(spec["test"]), str(spec["reference"]))
+        Contrast(name, spec["variable"], _level(spec["test"]), _level(spec["reference"]))
         for name, spec in contrasts.items()
     ]
+
+
+def check_contrasts(
+    sheet: pd.DataFrame,
+    design: str,
+    contrasts: list[Contrast],
+    sheet_path: str,
+) -> None:
+    """Each contrast compares two levels, that occur, of a categorical design variable."""
+    variables = design_variables(design)
+    for contrast in contrasts:
+        where = f"config 'contrasts: {contrast.name}'"
+        if contrast.variable not in variables:
+            in_sheet = contrast.variable in sheet.columns
+            raise InputError(
+                f"{where}: variable '{contrast.variable}' is not in the design '{design}'"
+                f"{'' if in_sheet else _did_you_mean(contrast.variable, variables)}. "
+                + (
+                    "Add it to the design (last, as the variable of interest)."
+                    if in_sheet
+                    else f"Sample sheet '{sheet_path}' has no such column either."
+                )
+            )
+        column = sheet[contrast.variable]
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            raise InputError(
+                f"{where}: variable '{contrast.variable}' holds numbers in sample sheet "
+                f"'{sheet_path}' ({_listing(sorted(column.unique()))}), so it is a "
+                f"continuous covariate; a contrast compares two levels of a categorical "
+                f"variable. If the numbers are labels (such as 0/1 for non-responder/"
+                f"responder), add 'categorical_variables: [{contrast.variable}]' to the config."
+            )
+        if contrast.test == contrast.reference:
+            raise InputError(
+                f"{where}: test and reference are both '{contrast.test}'. Set reference to "
+                f"the other level ({_listing(c for c in column.cat.categories if c != contrast.test)})."
+            )
+        for role in ("test", "reference"):
+            level = getattr(contrast, role)
+            if level not in column.cat.categories:
+                raise InputError(
+                    f"{where}: {role} level '{level}' does not occur in column "
+                    f"'{contrast.variable}' of sample sheet '{sheet_path}'"
+                    f"{_did_you_mean(level, column.cat.categories)} (levels: "
+                    f"{_listing(column.cat.categories)}). Levels must match exactly, "
+                    f"including case."
+                )
+
+
+def design_problems(sheet: pd.DataFrame, design: str, sheet_path: str) -> list[str]:
+    """What is wrong with the design's structure, as messages (empty if nothing is).
+
+    These problems stop the run, but the design audit can still describe them, so
+    the workflow reports them after writing results/qc/design_audit.tsv.
+    """
+    problems = []
+    variables = design_variables(design)
+    for variable in variables:
+        column = sheet[variable]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            sizes = column.value_counts().sort_index()
+            if len(sizes) < 2:
+                problems.append(
+                    f"Design variable '{variable}' has a single level "
+                    f"('{sizes.index[0]}') in sample sheet '{sheet_path}', so it explains "
+                    f"nothing. Remove it from the design."
+                )
+                continue
+            lonely = sizes[sizes < 2]
+            if len(lonely):
+                problems.append(
+                    f"Design variable '{variable}': level(s) {_listing(lonely.index)} have "
+                    f"fewer than two samples in sample sheet '{sheet_path}' (samples per "
+                    f"level: {', '.join(f'{k}={v}' for k, v in sizes.items())}). Without "
+                    f"replicates the level's effect cannot be told from noise; merge or drop "
+                    f"that level."
+                )
+        elif sheet[variable].nunique() < 2:
+            problems.append(
+                f"Design variable '{variable}' has the same value for every sample in sample "
+                f"sheet '{sheet_path}', so it explains nothing. Remove it from the design."
+            )
+    if problems:
+        return problems
+    rank_problem = full_rank_problem(sheet, design)
+    return [rank_problem] if rank_problem else []
 
 
 def check_design(
@@ -256,49 +562,10 @@ def check_design(
 
     Returns warnings. Raises InputError for a contrast that cannot be estimated.
     """
-    variables = design_variables(design)
-    for contrast in contrasts:
-        where = f"config 'contrasts: {contrast.name}'"
-        if contrast.variable not in variables:
-            raise InputError(
-                f"{where}: variable '{contrast.variable}' is not in the design '{design}'. "
-                f"Add it to the design."
-            )
-        column = sheet[contrast.variable]
-        if not isinstance(column.dtype, pd.CategoricalDtype):
-            raise InputError(
-                f"{where}: variable '{contrast.variable}' is numeric in sample sheet "
-                f"'{sheet_path}'; a contrast compares two levels of a categorical variable. "
-                f"List it under 'categorical_variables' if its numbers are labels."
-            )
-        for role in ("test", "reference"):
-            level = getattr(contrast, role)
-            if level not in column.cat.categories:
-                raise InputError(
-                    f"{where}: {role} level '{level}' does not occur in column "
-                    f"'{contrast.variable}' of sample sheet '{sheet_path}' (levels: "
-                    f"{_listing(column.cat.categories)})."
-                )
-        if contrast.test == contrast.reference:
-            raise InputError(f"{where}: test and reference are both '{contrast.test}'.")
-    for variable in variables:
-        column = sheet[variable]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            sizes = column.value_counts()
-            if len(sizes) < 2:
-                raise InputError(
-                    f"Design variable '{variable}' has a single level "
-                    f"('{sizes.index[0]}') in sample sheet '{sheet_path}', so it explains "
-                    f"nothing. Remove it from the design."
-                )
-            lonely = sizes[sizes < 2]
-            if len(lonely):
-                raise InputError(
-                    f"Design variable '{variable}': level(s) {_listing(lonely.index)} have "
-                    f"fewer than two samples in sample sheet '{sheet_path}'. Without replicates "
-                    f"the dispersion cannot be estimated; merge or drop that level."
-                )
-    check_full_rank(sheet, design)
+    check_contrasts(sheet, design, contrasts, sheet_path)
+    problems = design_problems(sheet, design, sheet_path)
+    if problems:
+        raise InputError(problems[0])
     return []
 
 
@@ -308,30 +575,54 @@ def design_matrix(sheet: pd.DataFrame, design: str) -> pd.DataFrame:
     return model_matrix(design, sheet)
 
 
-def check_full_rank(sheet: pd.DataFrame, design: str) -> None:
+def full_rank_problem(sheet: pd.DataFrame, design: str) -> str | None:
+    """A message if the design's model matrix is not full rank or leaves no residual
+    degrees of freedom; the message names the confounded variables."""
+    from .audit import confounded_pairs
+
     matrix = design_matrix(sheet, design)
-    rank = np.linalg.matrix_rank(matrix.to_numpy(dtype=float))
+    values = matrix.to_numpy(dtype=float)
+    rank = np.linalg.matrix_rank(values)
     if rank < matrix.shape[1]:
         # Name the columns that are linear combinations of earlier ones.
         dependent, kept = [], []
-        values = matrix.to_numpy(dtype=float)
         for i, name in enumerate(matrix.columns):
             if np.linalg.matrix_rank(values[:, kept + [i]]) == len(kept) + 1:
                 kept.append(i)
             else:
                 dependent.append(name)
-        raise InputError(
-            f"The design '{design}' is not full rank: column(s) {_listing(dependent)} of its "
-            f"model matrix are determined by the others (a variable confounded with another, "
-            f"or a level combination with no samples). Remove one of the confounded "
-            f"variables from the design or add samples that separate them."
+        pairs = confounded_pairs(sheet, design_variables(design))
+        if pairs:
+            why = "; ".join(pairs)
+            fix = (
+                "Remove one of the confounded variables from the design, or add samples "
+                "that separate them: their effects cannot be told apart."
+            )
+        else:
+            why = (
+                f"column(s) {_listing(dependent)} of its model matrix are determined by the "
+                f"others (a combination of levels with no samples, or a variable that is a "
+                f"combination of others)"
+            )
+            fix = "Simplify the design (drop an interaction or a variable) or add samples."
+        return (
+            f"The design '{design}' is not full rank: {why}. {fix} See the design audit "
+            f"(results/qc/design_audit.tsv) for samples per level and combination."
         )
     if matrix.shape[0] <= matrix.shape[1]:
-        raise InputError(
+        return (
             f"The design '{design}' has {matrix.shape[1]} coefficients for "
-            f"{matrix.shape[0]} samples: no degrees of freedom are left to estimate "
-            f"dispersions. Simplify the design."
+            f"{matrix.shape[0]} samples: no residual degrees of freedom are left to "
+            f"estimate dispersions. Simplify the design (fewer covariates or levels) or "
+            f"add samples."
         )
+    return None
+
+
+def check_full_rank(sheet: pd.DataFrame, design: str) -> None:
+    problem = full_rank_problem(sheet, design)
+    if problem:
+        raise InputError(problem)
 
 
 def order_reference_first(sheet: pd.DataFrame, contrast: Contrast) -> pd.DataFrame:
@@ -342,6 +633,39 @@ def order_reference_first(sheet: pd.DataFrame, contrast: Contrast) -> pd.DataFra
     levels = [contrast.reference] + [c for c in column.cat.categories if c != contrast.reference]
     sheet[contrast.variable] = column.cat.reorder_categories(levels)
     return sheet
+
+
+@dataclass
+class SheetCheck:
+    """The sample sheet typed, with its warnings and any design-structure problems
+    (which stop the run only after the design audit is written)."""
+
+    sheet: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    design_problems: list[str] = field(default_factory=list)
+
+
+def check_sheet(
+    samples_path: str,
+    design: str,
+    contrasts: dict,
+    categorical: tuple[str, ...] = (),
+) -> SheetCheck:
+    """Every check that needs only the sample sheet and the config.
+
+    Raises InputError for problems that make the sheet or config unusable; returns
+    the design-structure problems (see `design_problems`) for the caller to raise.
+    """
+    from . import io
+
+    variables = design_variables(design)
+    parsed = parse_contrasts(contrasts)
+    raw = io.read_sample_sheet(samples_path)
+    sheet = coerce_sample_sheet(raw, samples_path, variables, categorical)
+    check_contrasts(sheet, design, parsed, samples_path)
+    warnings = warn_numeric_with_few_values(sheet, variables)
+    warnings += warn_level_typos(sheet, variables, samples_path)
+    return SheetCheck(sheet, warnings, design_problems(sheet, design, samples_path))
 
 
 @dataclass

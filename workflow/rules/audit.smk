@@ -1,0 +1,23 @@
+rule design_audit:
+    input:
+        config["samples"],
+    output:
+        report(
+            "results/qc/design_audit.tsv",
+            caption="../report/design_audit.rst",
+            category="Quality control",
+        ),
+    log:
+        "logs/design_audit.log",
+    # Needs the sample sheet alone: scheduled first, so the audit exists to explain a
+    # design problem even when rule check_inputs stops the run.
+    priority: 100
+    conda:
+        "../../envs/qc.yaml"
+    params:
+        design=config["design"],
+        contrasts=config["contrasts"],
+        categorical=config["categorical_variables"],
+        warn_association=config["audit"]["warn_association"],
+    script:
+        "../scripts/design_audit.py"
