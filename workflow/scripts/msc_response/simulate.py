@@ -188,6 +188,7 @@ def simulate_cohort(
     n_samples: int = 41,
     responder_fraction: float = 30 / 41,
     seed: int = 20130924,
+    source_fractions: Mapping[str, Sequence[float]] | None = None,
     n_de: int | None = None,
     n_source: int | None = None,
     n_outliers: int = 5,
@@ -267,7 +268,7 @@ def simulate_cohort(
     idx = {g: i for i, g in enumerate(gene_ids)}
 
     # ---- samples and expression parameters
-    samples = make_samples(rng, n_samples, responder_fraction)
+    samples = make_samples(rng, n_samples, responder_fraction, source_fractions)
     S = len(samples)
     q = base_means(rng, G)
     alpha = dispersions(rng, q, asympt_disp, extra_pois, disp_sd)
@@ -281,7 +282,7 @@ def simulate_cohort(
     # seed markers: up in responders, base mean high enough to detect
     for s in SEED_MARKERS:
         i = idx[sym2id[s]]
-        q[i] = max(q[i], seed_min_base_mean * np.exp(rng.uniform(0, 1.5)))
+        q[i] = seed_min_base_mean * np.exp(rng.uniform(0, 1.5))  # ~150-670 in non-responders
         alpha[i] = asympt_disp + extra_pois / q[i]
         lfc[i] = rng.uniform(*seed_lfc)
         category[i] = "seed_marker"
@@ -306,7 +307,9 @@ def simulate_cohort(
                 free[i] = False
 
     # planted pathways: most members shifted modestly in one direction
+    # (a gene in two planted sets keeps the shift of the first)
     pw_rows = []
+    pw_term = np.array([""] * G, dtype=object)
     for (collection, term, direction), members in zip(pathways, pw_members):
         sign = 1.0 if direction == "up" else -1.0
         ii = np.array([idx[g] for g in members if free[idx[g]]], dtype=int)
@@ -314,6 +317,7 @@ def simulate_cohort(
         shifted = _pick(rng, ii, n_shift)
         lfc[shifted] = sign * rng.uniform(*pathway_shift, size=len(shifted))
         category[shifted] = "pathway"
+        pw_term[shifted] = term
         free[ii] = False  # unshifted members stay null but get no other role
         pw_rows.append((collection, term, direction, len(members), len(shifted)))
     planted = pd.DataFrame(pw_rows, columns=["collection", "term", "direction", "n_genes", "n_shifted"])
@@ -368,9 +372,21 @@ def simulate_cohort(
     # ---- outliers on null genes: one sample's count multiplied 20-50x
     out_sample = np.array([""] * G, dtype=object)
     out_factor = np.full(G, np.nan)
+    # The outlier sample is drawn from samples whose batch x source x response
+    # cell has >= 3 members: DESeq2 (R and PyDESeq2) only uses Cook's distance
+    # for such samples, so the outlier is visible to its filter under both
+    # recommended designs (flagged with ~ batch + source + response; replaced
+    # and refitted with ~ source + response when that cell has >= 7 samples).
+    cell = samples.groupby(["batch", "source", "response"])["sample"].transform("size").to_numpy()
+    cell2 = samples.groupby(["source", "response"])["sample"].transform("size").to_numpy()
+    eligible = np.flatnonzero((cell >= 3) & (cell2 >= 7))
+    if len(eligible) == 0:
+        eligible = np.flatnonzero(cell >= 3)
+    if len(eligible) == 0:
+        eligible = np.arange(S)
     pool = np.flatnonzero(free & (q >= 50))
     for i in _pick(rng, pool, n_outliers):
-        j = int(rng.integers(S))
+        j = int(rng.choice(eligible))
         f = float(np.round(rng.uniform(*outlier_factor), 1))
         counts[i, j] = int(round(max(counts[i, j], 1) * f))
         out_sample[i] = samples["sample"].iat[j]
@@ -387,6 +403,7 @@ def simulate_cohort(
             "symbol": symbols,
             "true_log2fc": np.round(lfc, 4),
             "category": category,
+            "pathway_term": pw_term,
             "base_mean": np.round(q, 3),
             "dispersion": np.round(alpha, 5),
             "source_log2fc_adipose": np.round(src_eff[:, 1], 4),
