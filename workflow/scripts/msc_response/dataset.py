@@ -106,10 +106,17 @@ def to_anndata(
     var.index.name = "gene_id"
     obs = sheet.copy()
     obs.index = obs.index.astype(str)
-    # h5ad needs string or categorical object columns
+    # Columns outside the design are still text: numbers become numbers, the rest
+    # categories (what anndata would do anyway, without its notice on stdout).
     for column in obs.columns:
-        if obs[column].dtype == object:
-            obs[column] = obs[column].astype(str)
+        if obs[column].dtype == object and column != "sample":
+            numeric = pd.to_numeric(obs[column], errors="coerce")
+            if numeric.notna().all():
+                obs[column] = numeric
+            else:
+                obs[column] = pd.Categorical(obs[column].astype(str))
+    if "sample" in obs:
+        obs["sample"] = obs["sample"].astype(str)
     matrix = np.ascontiguousarray(counts.to_numpy().T)
     adata = ad.AnnData(X=matrix, obs=obs, var=var)
     adata.layers["counts"] = matrix
