@@ -7,6 +7,7 @@ size and DPI, so figures are reproducible and easy to test.
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.patches
 
 matplotlib.use("Agg")  # no display on servers and cluster nodes
 
@@ -53,6 +54,7 @@ def pca(adata, variables: list[str], scores: np.ndarray, explained: np.ndarray, 
         color=variables,
         ncols=min(3, len(variables)),
         size=120,
+        wspace=0.4,  # room for each panel's legend
         show=False,
         return_fig=False,
     )
@@ -71,6 +73,7 @@ def sample_distance_heatmap(
     bars (seaborn clustermap)."""
     palette_cycle = ["tab10", "Set2", "Dark2", "Pastel1", "Accent"]
     row_colours = {}
+    legend_handles = []
     for i, column in enumerate(annotation.columns):
         values = annotation[column]
         if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
@@ -79,14 +82,22 @@ def sample_distance_heatmap(
             row_colours[column] = values.astype(str).map(
                 {str(k): v for k, v in lut.items()}
             )
+            legend_handles += [
+                matplotlib.patches.Patch(color=colour, label=f"{column}: {level}")
+                for level, colour in lut.items()
+            ]
         else:
             normed = (values - values.min()) / (values.max() - values.min() or 1)
             row_colours[column] = [plt.cm.viridis(v) for v in normed]
     colours = pd.DataFrame(row_colours, index=distances.index)
     size = max(6, 0.22 * len(distances) + 3)
+    # Scale colours to the off-diagonal range, so the zero diagonal does not wash out
+    # the differences between samples.
+    off_diagonal = distances.to_numpy()[~np.eye(len(distances), dtype=bool)]
     grid = sns.clustermap(
         distances,
         cmap="Blues_r",
+        vmin=off_diagonal.min() if off_diagonal.size else None,
         row_colors=colours,
         col_colors=colours,
         figsize=(size, size),
@@ -96,6 +107,14 @@ def sample_distance_heatmap(
         cbar_kws={"label": "Euclidean distance (VST)"},
     )
     grid.ax_heatmap.tick_params(labelsize=6)
+    if legend_handles:
+        grid.ax_heatmap.legend(
+            handles=legend_handles,
+            loc="upper left",
+            bbox_to_anchor=(1.15, 1.0),
+            fontsize=8,
+            frameon=False,
+        )
     grid.figure.suptitle("Sample-to-sample distances", y=1.02)
     _save(grid.figure, path)
 
