@@ -87,3 +87,97 @@ def test_write_table_is_byte_identical(tmp_path):
     io.write_table(frame, tmp_path / "2.tsv.gz")
     assert (tmp_path / "1.tsv.gz").read_bytes() == (tmp_path / "2.tsv.gz").read_bytes()
     assert gzip.open(tmp_path / "1.tsv.gz", "rt").read() == "a\tb\n0.33333333\tx\nNA\ty\n"
+
+
+# ---------------------------------------------------------------- quirks of real files
+
+
+def test_sheet_with_bom_crlf_quotes_and_blank_rows(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_bytes(b'\xef\xbb\xbf"sample","response"\r\n"S1","responder"\r\nS2 ,no\r\n,\r\n\r\n')
+    sheet = io.read_sample_sheet(path)
+    assert sheet.to_dict("list") == {"sample": ["S1", "S2"], "response": ["responder", "no"]}
+
+
+def test_counts_with_bom_and_crlf(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_bytes(b"\xef\xbb\xbfgene_id\tS1\tS2\r\nG1\t1\t2\r\nG2\t3\t4\r\n")
+    counts = io.read_counts(path)
+    assert list(counts.columns) == ["S1", "S2"] and counts.index.tolist() == ["G1", "G2"]
+    assert counts.dtypes.tolist() == ["int64", "int64"]
+
+
+def test_semicolon_separated_sheet(tmp_path):
+    sheet = io.read_sample_sheet(write(tmp_path / "s.csv", "sample;response\nS1;r\n"))
+    assert list(sheet.columns) == ["sample", "response"]
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"PK\x03\x04rest-of-a-zip", r"is an Excel workbook \(.xlsx\).*Export it as tab-separated"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1", r"old-style Excel workbook"),
+        ("sample\tresponse\nS1\tr\xe9pondeur\n".encode("latin-1"), r"is not UTF-8 text.*Save it again as UTF-8"),
+        (b"sample\tage\tage\nS1\t1\t2\n", r"column\(s\) 'age' appear more than once in the header"),
+        (b"Sample\tresponse\nS1\tr\n", r"first column must be named 'sample' \(found 'Sample'\)"),
+        (b"response\tsample\nr\tS1\n", r"Move the 'sample' column to the front"),
+        (b"sample\tresponse\nS1\tr\nS2\tr\textra\n", r"line 3: 3 tab-separated fields, but the header"),
+    ],
+)
+def test_sheet_problems(tmp_path, data, message):
+    path = tmp_path / "s.tsv"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message):
+        io.read_sample_sheet(path)
+
+
+def test_r_write_table_header_is_accepted_with_a_warning(tmp_path):
+    warnings = []
+    counts = io.read_counts(write(tmp_path / "c.tsv", "S1\tS2\nG1\t1\t2\nG2\t3\t4\n"), warnings)
+    assert list(counts.columns) == ["S1", "S2"] and counts.index.tolist() == ["G1", "G2"]
+    assert "one field fewer than the rows" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        # the gene-ID column is named, so a sample name is missing: refuse to guess
+        ("gene_id\tS1\nG1\t1\t2\n", r"header has 2 fields but the rows have 3.*sample name is missing"),
+        ("gene_id\tS1\nG1\t1\t2\t3\n", r"header has 2 fields but line 2 has 4"),
+        ("gene_id\tS1\tS2\nG1\t1\t2\nG2\t3\t4\t5\n", r"line 3: 4 tab-separated fields, but the header"),
+        ("gene_id\tS1\t\tS2\nG1\t1\t5\t2\n", r"column 3 has values but no sample name"),
+    ],
+)
+def test_counts_header_problems(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        io.read_counts(write(tmp_path / "c.tsv", text))
+
+
+def test_trailing_separator_columns_are_dropped(tmp_path):
+    warnings = []
+    counts = io.read_counts(write(tmp_path / "c.tsv", "gene_id\tS1\tS2\t\nG1\t1\t2\t\n"), warnings)
+    assert list(counts.columns) == ["S1", "S2"]
+    assert "empty column(s) without a header name" in warnings[0]
+
+
+def test_truncated_gzip(tmp_path):
+    text = "gene_id\tS1\n" + "".join(f"G{i}\t{i}\n" for i in range(20000))
+    path = write(tmp_path / "c.tsv.gz", text, compress=True)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(InputError, match="cannot be read to the end.*truncated"):
+        io.read_counts(path)
+
+
+def test_write_table_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "t.tsv"
+    io.write_table(pd.DataFrame({"a": [1]}), target)
+    assert target.read_text() == "a\n1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.tsv"]
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        io.write_table(pd.DataFrame({"a": [2]}), tmp_path / "u.tsv")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.tsv"]

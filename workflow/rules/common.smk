@@ -8,7 +8,6 @@ sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 
 from msc_response.audit import audit_warnings, design_audit  # noqa: E402
 from msc_response.config import replace_merged_keys  # noqa: E402
-from msc_response.dataset import InputSpec  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
@@ -35,12 +34,14 @@ try:
     ) as f:
         check_config(config, yaml.safe_load(f))
     validate(config, schema="../schemas/config.schema.yaml")  # fills in defaults
-    INPUTS = InputSpec.from_config(config)
-    require_file(INPUTS.counts, "Counts")
-    if INPUTS.annotation:
-        require_file(INPUTS.annotation, "Annotation")
+    require_file(config["counts"], "Counts")
+    if config.get("annotation"):
+        require_file(config["annotation"], "Annotation")
     SHEET = check_sheet(
-        INPUTS.samples, INPUTS.design, INPUTS.contrasts, INPUTS.categorical_variables
+        config["samples"],
+        config["design"],
+        config["contrasts"],
+        tuple(config["categorical_variables"]),
     )
 except InputError as err:
     stop_with(f"Invalid input: {err}")
@@ -49,8 +50,8 @@ validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 for _warning in SHEET.warnings + audit_warnings(
     design_audit(
         SAMPLES,
-        INPUTS.design,
-        [c["variable"] for c in INPUTS.contrasts.values()],
+        config["design"],
+        [c["variable"] for c in config["contrasts"].values()],
         config["audit"]["warn_association"],
     )
 ):

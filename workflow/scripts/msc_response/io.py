@@ -60,7 +60,7 @@ def _check_is_text(path: Path, what: str) -> None:
         with opener(path, "rb") as handle:
             start = handle.read(4096)
     except (OSError, EOFError) as err:
-        raise InputError(f"{what} '{path}' cannot be read ({err}).") from None
+        raise InputError(_unreadable(path, what, err)) from None
     for signature, kind in BINARY_SIGNATURES.items():
         if start.startswith(signature):
             raise InputError(
@@ -87,7 +87,16 @@ def _first_lines(path: Path, n: int = 3, what: str = "File") -> list[str]:
     except UnicodeDecodeError as err:
         raise InputError(_not_utf8(path, what, err)) from None
     except (OSError, EOFError) as err:
-        raise InputError(f"{what} '{path}' cannot be read ({err}).") from None
+        raise InputError(_unreadable(path, what, err)) from None
+
+
+def _unreadable(path: Path, what: str, err: Exception) -> str:
+    if isinstance(err, (EOFError, gzip.BadGzipFile)) or "end-of-stream" in str(err):
+        return (
+            f"{what} '{path}' cannot be read to the end ({err}): is it truncated? "
+            f"Copy or download it again."
+        )
+    return f"{what} '{path}' cannot be read ({err})."
 
 
 def _not_utf8(path: Path, what: str, err: UnicodeDecodeError) -> str:
@@ -206,11 +215,8 @@ def _parse_table(path: Path, what: str, sep: str, **kwargs) -> pd.DataFrame:
         raise InputError(f"{what} '{path}' is empty.") from None
     except pd.errors.ParserError as err:
         raise InputError(_parser_error(path, what, err, sep)) from None
-    except (EOFError, OSError, gzip.BadGzipFile) as err:
-        raise InputError(
-            f"{what} '{path}' cannot be read to the end ({err}): is it truncated? "
-            f"Copy or download it again."
-        ) from None
+    except (EOFError, OSError) as err:
+        raise InputError(_unreadable(path, what, err)) from None
 
 
 def _check_header_width(

@@ -105,8 +105,11 @@ def _describe_config_error(error) -> list[str]:
         ]
     if error.validator == "pattern" and where == "design":
         return [f"'design': '{error.instance}' is not a formula; write it like '~ source + response'"]
-    if error.validator == "propertyNames" or (error.validator == "pattern" and not where):
-        return [f"{key}: {error.message} (names may use letters, digits, '_', '.', '-')"]
+    if "propertyNames" in error.schema_path:
+        return [
+            f"{key}: the name {error.instance!r} may use only letters, digits, '_', '.' "
+            f"and '-' (it is used in file names)"
+        ]
     return [f"{key}: {error.message}"]
 
 
