@@ -197,7 +197,7 @@ def build() -> dict:
     c["contrast_level_missing"] = case(
         "parse", "A contrast level that does not occur (spelling).",
         ["reference level 'nonresponder' does not occur in column 'response'",
-         "(did you mean 'non_responder'?)"],
+         "Did you mean 'non_responder'?"],
         config={"contrasts": {"r": {"variable": "response", "test": "responder", "reference": "nonresponder"}}})
     c["contrast_variable_not_in_design"] = case(
         "parse", "A contrast on a variable the design does not have.",

@@ -212,7 +212,7 @@ def test_numeric_contrast_variable_says_how_to_fix():
 def test_contrast_level_suggestion():
     s = typed(response=RESPONSE)
     bad = Contrast("c", "response", "Responder", "non_responder")
-    with pytest.raises(InputError, match=r"test level 'Responder' does not occur.*did you mean 'responder'"):
+    with pytest.raises(InputError, match=r"test level 'Responder' does not occur.*Did you mean 'responder'\?"):
         validation.check_design(s, "~ response", [bad], "s.tsv")
 
 

@@ -507,12 +507,13 @@ def check_contrasts(
         for role in ("test", "reference"):
             level = getattr(contrast, role)
             if level not in column.cat.categories:
+                match = closest(level, column.cat.categories)
                 raise InputError(
                     f"{where}: {role} level '{level}' does not occur in column "
-                    f"'{contrast.variable}' of sample sheet '{sheet_path}'"
-                    f"{_did_you_mean(level, column.cat.categories)} (levels: "
-                    f"{_listing(column.cat.categories)}). Levels must match exactly, "
-                    f"including case."
+                    f"'{contrast.variable}' of sample sheet '{sheet_path}' (levels: "
+                    f"{_listing(column.cat.categories)}). "
+                    + (f"Did you mean '{match}'? " if match is not None else "")
+                    + "Levels must match exactly, including case."
                 )
 
 
