@@ -9,9 +9,8 @@ rule design_audit:
         ),
     log:
         "logs/design_audit.log",
-    # Needs the sample sheet alone: scheduled first, so the audit exists to explain a
-    # design problem even when rule check_inputs stops the run.
-    priority: 100
+    # Needs the sample sheet alone; rule check_inputs waits for it, so the audit exists
+    # to explain a design problem even when check_inputs stops the run.
     conda:
         "../../envs/qc.yaml"
     params:

@@ -3,6 +3,8 @@ rule check_inputs:
         counts=config["counts"],
         samples=config["samples"],
         annotation=annotation_input(),
+        # The audit explains a design problem that makes this rule stop the run.
+        audit="results/qc/design_audit.tsv",
     output:
         "results/checked/raw.h5ad",
     log:
