@@ -68,33 +68,6 @@ def _digamma(x):
     return res + math.log(x) - 0.5 / x - series
 
 
-@njit(cache=True, parallel=True)
-def _nb_const(Y, disp):
-    """sum_j [lgamma(y+1) + lgamma(r) - lgamma(y+r) + y log r] per gene (r = 1/disp)."""
-    G, n = Y.shape
-    out = np.empty(G)
-    for g in prange(G):
-        r = 1.0 / disp[g]
-        acc = 0.0
-        lg_r = math.lgamma(r)
-        for j in range(n):
-            y = Y[g, j]
-            acc += math.lgamma(y + 1.0)
-            if y > 0.0:
-                if r >= _R_ASYMPTOTIC:
-                    yr = y + r
-                    l1py = math.log1p(y / r)
-                    ds = (1.0 / yr - 1.0 / r) / 12.0 - (
-                        1.0 / (yr * yr * yr) - 1.0 / (r * r * r)
-                    ) / 360.0
-                    # lgamma(y+r) - lgamma(r) - y log r
-                    acc -= y * l1py + (r - 0.5) * l1py - y + ds
-                else:
-                    acc -= math.lgamma(y + r) - lg_r - y * math.log(r)
-        out[g] = acc
-    return out
-
-
 # --------------------------------------------------------------------------------------
 # 1-D L-BFGS-B on log-dispersion, step for step as scipy's (L-BFGS-B 3.0)
 # --------------------------------------------------------------------------------------
@@ -591,32 +564,27 @@ def _lbfgsb_lockstep(Y, MU, X, t0, lo, hi, cr_reg, prior_reg, t_hat, prior_var):
     return t, success
 
 
-@njit(cache=True, parallel=True)
-def _disp_objective_batch(Y, MU, X, t, const, cr_reg):
-    """f(t) of ``_disp_fg`` (no prior) for every gene, with ``const`` added."""
-    G = Y.shape[0]
-    p = X.shape[1]
-    out = np.empty(G)
-    for i in prange(G):
-        M = np.empty((p, p))
-        M1 = np.empty((p, p))
-        L = np.zeros((p, p))
-        f, _, _ = _disp_fg(Y[i], MU[i], X, t[i], const[i], cr_reg, False, 0.0, 1.0, M, M1, L)
-        out[i] = f
-    return out
-
-
 def r_dispersion_log_posterior(counts, mu, design_matrix, alpha, cr_reg=True):
     """R DESeq2's ``log_posterior`` without prior (C++ ``fitDisp``), per gene.
 
-    counts, mu: (samples, genes); alpha: (genes,). Computed with the stable kernels.
+    counts, mu: (samples, genes); alpha: (genes,). Same formula as R's (including its
+    ``lgamma`` differences), vectorised.
     """
-    Yt = np.ascontiguousarray(np.asarray(counts, dtype=float).T)
-    MUt = np.ascontiguousarray(np.asarray(mu, dtype=float).T)
-    X = np.ascontiguousarray(np.asarray(design_matrix, dtype=float))
-    const = (Yt * np.log(MUt)).sum(axis=1)
-    t = np.log(np.asarray(alpha, dtype=float))
-    return -_disp_objective_batch(Yt, MUt, X, t, const, bool(cr_reg))
+    from scipy.special import gammaln
+
+    Y = np.asarray(counts, dtype=float)
+    MU = np.asarray(mu, dtype=float)
+    X = np.asarray(design_matrix, dtype=float)
+    a = np.asarray(alpha, dtype=float)[None, :]
+    r = 1.0 / a
+    ll = (
+        gammaln(Y + r) - gammaln(r) - Y * np.log(MU + r) - r * np.log1p(MU * a)
+    ).sum(axis=0)
+    if cr_reg:
+        W = (1.0 / (1.0 / MU + a)).T  # (G, n)
+        sign, logdet = np.linalg.slogdet(_gram(W, _outer_rows(X), X.shape[1]))
+        ll -= 0.5 * np.where(sign > 0, logdet, np.nan)
+    return ll
 
 
 # --------------------------------------------------------------------------------------
@@ -679,6 +647,27 @@ def _norm_sf(x: np.ndarray) -> np.ndarray:
     return ndtr(-np.asarray(x, dtype=float))
 
 
+def _one_blas_thread(method):
+    """Run ``method`` with BLAS limited to one thread.
+
+    The batched work here is many tiny matrices (and scipy's 1-D L-BFGS-B); with
+    OpenBLAS threads each tiny call pays thread wake-up costs and competes with the
+    numba worker threads: measured 200x slower for the L-BFGS-B replay.
+    """
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            return method(*args, **kwargs)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
 # --------------------------------------------------------------------------------------
 # the inference class
 # --------------------------------------------------------------------------------------
@@ -714,6 +703,7 @@ class FastInference(Inference):
             numba.set_num_threads(max(1, min(int(self._n_cpus), numba.config.NUMBA_NUM_THREADS)))
 
     # ------------------------------------------------------------------ moments / init
+    @_one_blas_thread
     def fit_rough_dispersions(  # noqa: D102
         self, normed_counts: np.ndarray, design_matrix: np.ndarray
     ) -> np.ndarray:
@@ -743,6 +733,7 @@ class FastInference(Inference):
         sigma = Y.var(0, ddof=1)
         return np.nan_to_num((sigma - s_mean_inv * mu) / mu**2)
 
+    @_one_blas_thread
     def lin_reg_mu(  # noqa: D102
         self,
         counts: np.ndarray,
@@ -758,6 +749,7 @@ class FastInference(Inference):
         return np.maximum(mu_hat, min_mu)
 
     # ------------------------------------------------------------------ IRLS
+    @_one_blas_thread
     def irls(  # noqa: D102
         self,
         counts: np.ndarray,
@@ -795,8 +787,13 @@ class FastInference(Inference):
         fallback = np.zeros(G, dtype=bool)
 
         r = 1.0 / np.where(bad, 1.0, disp)
-        # Constant part of the NB negative log-likelihood (for the deviance ratio).
-        const = _nb_const(Yt, np.where(bad, 1.0, disp))
+        # Constant part of the NB negative log-likelihood (for the deviance ratio;
+        # only its size matters, in the denominator of the convergence ratio).
+        from scipy.special import gammaln
+
+        r_ = r[:, None]
+        with np.errstate(divide="ignore"):
+            const = (gammaln(Yt + 1.0) + gammaln(r_) - gammaln(Yt + r_) + Yt * np.log(r_)).sum(1)
 
         def nll_var(y, mu, r_):
             return ((y + r_[:, None]) * np.log1p(mu / r_[:, None]) - y * np.log(mu)).sum(1)
@@ -864,6 +861,7 @@ class FastInference(Inference):
         return beta, mu.T, hat.T, converged
 
     # ------------------------------------------------------------------ dispersions
+    @_one_blas_thread
     def alpha_mle(  # noqa: D102
         self,
         counts: np.ndarray,
@@ -880,13 +878,11 @@ class FastInference(Inference):
         if prior_reg and prior_disp_var is None:
             raise ValueError("Sigma_prior is required for prior regularization")
         self._threads()
-        X = np.asarray(design_matrix, dtype=float)
+        X = np.ascontiguousarray(np.asarray(design_matrix, dtype=float))
         Yt = np.ascontiguousarray(np.asarray(counts, dtype=float).T)
         MUt = np.ascontiguousarray(np.asarray(mu, dtype=float).T)
         alpha_hat = np.asarray(alpha_hat, dtype=float).reshape(-1)
         G, n = Yt.shape
-        p = X.shape[1]
-        XX = _outer_rows(X)
         lo, hi = math.log(min_disp), math.log(max_disp)
         t_hat = np.log(alpha_hat)
         bounded = optimizer == "L-BFGS-B"
@@ -949,6 +945,7 @@ class FastInference(Inference):
         return alpha, converged
 
     # ------------------------------------------------------------------ Wald test
+    @_one_blas_thread
     def wald_test(  # noqa: D102
         self,
         design_matrix: np.ndarray,
@@ -1045,6 +1042,7 @@ class FastInference(Inference):
         return res.x, X @ res.x, bool(res.success)
 
     # ------------------------------------------------------------------ apeGLM-like shrinkage
+    @_one_blas_thread
     def lfc_shrink_nbinom_glm(  # noqa: D102
         self,
         design_matrix: np.ndarray,

@@ -401,7 +401,8 @@ def r_lowess(x: np.ndarray, y: np.ndarray, f: float = 2 / 3, iters: int = 3,
             break
         c9 = 0.999 * cmad
         c1 = 0.001 * cmad
-        rw = np.where(ar <= c1, 1.0, np.where(ar <= c9, (1.0 - (ar / cmad) ** 2) ** 2, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rw = np.where(ar <= c1, 1.0, np.where(ar <= c9, (1.0 - (ar / cmad) ** 2) ** 2, 0.0))
     return ys
 
 

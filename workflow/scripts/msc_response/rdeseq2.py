@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["RDeseq2Result", "run_r_deseq2", "write_counts_tsv", "R_SCRIPT"]
+__all__ = [
+    "RDeseq2Result",
+    "run_r_deseq2",
+    "prepare_r_inputs",
+    "read_r_outputs",
+    "r_command",
+    "write_counts_tsv",
+    "R_SCRIPT",
+]
 
 R_SCRIPT = Path(__file__).with_name("deseq2_reference.R")
 RESULT_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
@@ -69,6 +77,92 @@ def _levels(series: pd.Series) -> list[str] | None:
     return None
 
 
+def r_command(workdir: str | Path) -> list[str]:
+    """The Rscript command line that runs the reference script on ``workdir``."""
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        raise RuntimeError(
+            "Rscript not found; install R and DESeq2 (apt-get install -y r-bioc-deseq2)"
+        )
+    return [rscript, "--vanilla", str(R_SCRIPT), str(workdir)]
+
+
+def prepare_r_inputs(
+    counts: pd.DataFrame,
+    metadata: pd.DataFrame,
+    design: str,
+    contrast: list[str],
+    workdir: str | Path,
+    *,
+    alpha: float = 0.05,
+    cooks_filter: bool = True,
+    independent_filter: bool = True,
+) -> Path:
+    """Write the input files of deseq2_reference.R into ``workdir``."""
+    if len(contrast) != 3:
+        raise ValueError("contrast must be [variable, test_level, reference_level]")
+    if not counts.index.equals(metadata.index):
+        if set(counts.index) != set(metadata.index):
+            raise ValueError("counts and metadata must have the same samples")
+        metadata = metadata.loc[counts.index]
+    variables = _design_variables(design)
+    missing = [v for v in variables if v not in metadata.columns]
+    if missing:
+        raise ValueError(f"design variables missing from metadata: {missing}")
+    wd = Path(workdir)
+    wd.mkdir(parents=True, exist_ok=True)
+    write_counts_tsv(counts, wd / "counts.tsv")
+    coldata = metadata[variables].copy()
+    level_rows = []
+    for v in variables:
+        lv = _levels(coldata[v])
+        if lv is not None:
+            coldata[v] = coldata[v].astype(str)
+            level_rows += [(v, lev) for lev in lv]
+    coldata.index = coldata.index.astype(str)
+    coldata.index.name = "sample"
+    coldata.to_csv(wd / "coldata.tsv", sep="\t")
+    pd.DataFrame(level_rows, columns=["variable", "level"]).to_csv(
+        wd / "levels.tsv", sep="\t", index=False
+    )
+    params = {
+        "design": design,
+        "contrast_variable": contrast[0],
+        "contrast_test": str(contrast[1]),
+        "contrast_reference": str(contrast[2]),
+        "alpha": repr(float(alpha)),
+        "cooks_filter": "TRUE" if cooks_filter else "FALSE",
+        "independent_filter": "TRUE" if independent_filter else "FALSE",
+    }
+    with open(wd / "params.tsv", "w") as fh:
+        for k, v in params.items():
+            fh.write(f"{k}\t{v}\n")
+    return wd
+
+
+def read_r_outputs(workdir: str | Path, wall_seconds: float = float("nan")) -> RDeseq2Result:
+    """Read what deseq2_reference.R wrote into ``workdir``."""
+    wd = Path(workdir)
+    res = pd.read_csv(wd / "results.tsv", sep="\t", index_col=0, na_values="NA")
+    res.index = res.index.astype(str)
+    res = res[RESULT_COLUMNS].astype(float)
+    sf = pd.read_csv(wd / "size_factors.tsv", sep="\t", index_col=0)["size_factor"]
+    disp = pd.read_csv(wd / "dispersions.tsv", sep="\t", index_col=0, na_values="NA")[
+        "dispersion"
+    ]
+    disp.index = disp.index.astype(str)
+    timing = pd.read_csv(wd / "timing.tsv", sep="\t", index_col=0, na_values="NA")["value"]
+    thr = timing.get("filter_threshold")
+    return RDeseq2Result(
+        results=res,
+        size_factors=sf.astype(float),
+        dispersions=disp.astype(float),
+        compute_seconds=float(timing["compute_seconds"]),
+        wall_seconds=wall_seconds,
+        filter_threshold=None if thr is None or pd.isna(thr) else float(thr),
+    )
+
+
 def run_r_deseq2(
     counts: pd.DataFrame,
     metadata: pd.DataFrame,
@@ -88,82 +182,26 @@ def run_r_deseq2(
     categorical order, else sorted, as PyDESeq2). Numeric columns are covariates.
     ``workdir``: where input/output files go (kept); a temporary directory otherwise.
     """
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        raise RuntimeError("Rscript not found; install R and DESeq2 (apt-get install -y r-bioc-deseq2)")
-    if len(contrast) != 3:
-        raise ValueError("contrast must be [variable, test_level, reference_level]")
-    if not counts.index.equals(metadata.index):
-        if set(counts.index) != set(metadata.index):
-            raise ValueError("counts and metadata must have the same samples")
-        metadata = metadata.loc[counts.index]
-    variables = _design_variables(design)
-    missing = [v for v in variables if v not in metadata.columns]
-    if missing:
-        raise ValueError(f"design variables missing from metadata: {missing}")
-
+    r_command(".")  # fails early with a clear message when Rscript is missing
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="rdeseq2_")
         wd = Path(tmp.name)
     else:
         wd = Path(workdir)
-        wd.mkdir(parents=True, exist_ok=True)
     try:
-        write_counts_tsv(counts, wd / "counts.tsv")
-        coldata = metadata[variables].copy()
-        level_rows = []
-        for v in variables:
-            lv = _levels(coldata[v])
-            if lv is not None:
-                coldata[v] = coldata[v].astype(str)
-                level_rows += [(v, lev) for lev in lv]
-        coldata.index = coldata.index.astype(str)
-        coldata.index.name = "sample"
-        coldata.to_csv(wd / "coldata.tsv", sep="\t")
-        pd.DataFrame(level_rows, columns=["variable", "level"]).to_csv(
-            wd / "levels.tsv", sep="\t", index=False
+        prepare_r_inputs(
+            counts, metadata, design, contrast, wd, alpha=alpha,
+            cooks_filter=cooks_filter, independent_filter=independent_filter,
         )
-        params = {
-            "design": design,
-            "contrast_variable": contrast[0],
-            "contrast_test": str(contrast[1]),
-            "contrast_reference": str(contrast[2]),
-            "alpha": repr(float(alpha)),
-            "cooks_filter": "TRUE" if cooks_filter else "FALSE",
-            "independent_filter": "TRUE" if independent_filter else "FALSE",
-        }
-        with open(wd / "params.tsv", "w") as fh:
-            for k, v in params.items():
-                fh.write(f"{k}\t{v}\n")
-
         start = time.perf_counter()
-        proc = subprocess.run(
-            [rscript, "--vanilla", str(R_SCRIPT), str(wd)], capture_output=True, text=True
-        )
+        proc = subprocess.run(r_command(wd), capture_output=True, text=True)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(
                 f"R DESeq2 failed (exit code {proc.returncode}):\n{proc.stderr.strip()}"
             )
-        res = pd.read_csv(wd / "results.tsv", sep="\t", index_col=0, na_values="NA")
-        res.index = res.index.astype(str)
-        res = res[RESULT_COLUMNS].astype(float)
-        sf = pd.read_csv(wd / "size_factors.tsv", sep="\t", index_col=0)["size_factor"]
-        disp = pd.read_csv(wd / "dispersions.tsv", sep="\t", index_col=0, na_values="NA")[
-            "dispersion"
-        ]
-        disp.index = disp.index.astype(str)
-        timing = pd.read_csv(wd / "timing.tsv", sep="\t", index_col=0, na_values="NA")["value"]
-        thr = timing.get("filter_threshold")
-        return RDeseq2Result(
-            results=res,
-            size_factors=sf.astype(float),
-            dispersions=disp.astype(float),
-            compute_seconds=float(timing["compute_seconds"]),
-            wall_seconds=wall,
-            filter_threshold=None if thr is None or pd.isna(thr) else float(thr),
-        )
+        return read_r_outputs(wd, wall)
     finally:
         if tmp is not None:
             tmp.cleanup()

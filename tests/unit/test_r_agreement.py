@@ -1,0 +1,60 @@
+"""Agreement with R DESeq2 (Rscript): FastInference + DeseqDataSetR + R's filter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from msc_response.r_compat import deseq2_r_compatible
+from msc_response.rdeseq2 import run_r_deseq2
+
+from ._deseq_cases import case, jaccard
+
+pytestmark = pytest.mark.needs_r
+
+
+@pytest.fixture(scope="module", params=["pasilla_condition", "pasilla_type_condition", "pasilla_5"])
+def both(request):
+    counts, meta, design, contrast = case(request.param)
+    r = run_r_deseq2(counts, meta, design, contrast)
+    py, dds = deseq2_r_compatible(counts, meta, design, contrast)
+    return request.param, r, py, dds
+
+
+def test_size_factors(both):
+    _, r, _, dds = both
+    np.testing.assert_allclose(dds.obs["size_factors"], r.size_factors.loc[dds.obs_names],
+                               rtol=1e-10)
+
+
+def test_log2fc_pearson(both):
+    name, r, py, _ = both
+    rr = r.results.loc[py.index]
+    ok = py["log2FoldChange"].notna() & rr["log2FoldChange"].notna()
+    rho = np.corrcoef(py["log2FoldChange"][ok], rr["log2FoldChange"][ok])[0, 1]
+    assert rho >= 0.9999, f"{name}: log2FC Pearson {rho:.6f}"
+
+
+def test_calls_jaccard(both):
+    name, r, py, _ = both
+    a = set(py.index[py["padj"] < 0.05])
+    b = set(r.results.index[r.results["padj"] < 0.05])
+    j = jaccard(a, b)
+    assert j >= 0.97, f"{name}: {len(a)} vs {len(b)} calls, Jaccard {j:.4f}; only ours: " \
+        f"{sorted(a - b)[:10]}, only R: {sorted(b - a)[:10]}"
+
+
+def test_numeric_covariate_and_errors(tmp_path):
+    counts, meta, design, contrast = case("syn_continuous")
+    r = run_r_deseq2(counts, meta, design, contrast, workdir=tmp_path)
+    assert list(r.results.columns) == ["baseMean", "log2FoldChange", "lfcSE", "stat",
+                                       "pvalue", "padj"]
+    assert r.compute_seconds > 0 and r.wall_seconds >= r.compute_seconds
+    py, _ = deseq2_r_compatible(counts, meta, design, contrast)
+    ok = py["log2FoldChange"].notna()
+    assert np.corrcoef(py["log2FoldChange"][ok],
+                       r.results.loc[ok[ok].index, "log2FoldChange"])[0, 1] > 0.9999
+    bad = meta.copy()
+    bad["group"] = "a"  # one level only: DESeq2 refuses the design
+    with pytest.raises(RuntimeError, match="R DESeq2 failed"):
+        run_r_deseq2(counts, bad, design, contrast)
