@@ -621,6 +621,36 @@ def _safe_inv(M: np.ndarray) -> np.ndarray:
     return out
 
 
+def _solve_stack(M: np.ndarray, b: np.ndarray, assume_a) -> np.ndarray:
+    """``scipy.linalg.solve`` on a (G, p, p) stack, with b of shape (G, p, k).
+
+    scipy batches the per-matrix LAPACK call, so each result is bit-identical to
+    solving that system alone. Non-finite or singular systems give NaN (only those).
+    """
+    import warnings
+
+    from scipy.linalg import LinAlgError, LinAlgWarning, solve
+
+    out = np.full(b.shape, np.nan)
+    finite = np.isfinite(M).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
+    if not finite.any():
+        return out
+    Mf, bf = M[finite], b[finite]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        try:
+            out[finite] = solve(Mf, bf, assume_a=assume_a, check_finite=False)
+        except (LinAlgError, ValueError):
+            x = np.full(bf.shape, np.nan)
+            for i in range(Mf.shape[0]):
+                try:
+                    x[i] = solve(Mf[i], bf[i], assume_a=assume_a, check_finite=False)
+                except (LinAlgError, ValueError):
+                    pass
+            out[finite] = x
+    return out
+
+
 def _safe_solve(M: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Batched solve of M[g] x = b[g]; singular systems fall back to least squares."""
     out = np.full(b.shape, np.nan)
@@ -763,54 +793,57 @@ class FastInference(Inference):
         optimizer: Literal["BFGS", "L-BFGS-B"] = "L-BFGS-B",
         maxiter: int = 250,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # Operation for operation as pydeseq2.utils.irls_solver, on stacks of genes:
+        # np.matmul on (G, p, n) stacks and scipy.linalg.solve on (G, p, p) stacks
+        # call the same BLAS/LAPACK routine per gene as the per-gene code (dgemm,
+        # dgemv, posv, trtrs), and the elementwise/row-sum steps round the same way,
+        # so betas, means and iteration counts are bit-identical to DefaultInference.
+        from scipy.linalg import solve
+        from scipy.special import gammaln
+
         X = np.asarray(design_matrix, dtype=float)
         sf = np.asarray(size_factors, dtype=float)
         Yt = np.ascontiguousarray(np.asarray(counts, dtype=float).T)  # (G, n)
         disp = np.asarray(disp, dtype=float).reshape(-1)
         G, n = Yt.shape
         p = X.shape[1]
-        XX = _outer_rows(X)
-        ridge = np.eye(p) * 1e-6
-        log_sf = np.log(sf)
+        XT = X.T  # a view, as ``design_matrix.T`` in irls_solver
+        ridge = np.diag(np.repeat(1e-6, p))
 
-        # Initial betas (as PyDESeq2: QR least squares on log(y/s + 0.1)).
+        # Initial betas: QR least squares on log(y/s + 0.1), as irls_solver.
         if np.linalg.matrix_rank(X) == p:
-            beta = np.linalg.lstsq(X, np.log(Yt.T / sf[:, None] + 0.1), rcond=None)[0].T
+            Q, R = np.linalg.qr(X)
+            qty = np.matmul(Q.T, np.log(Yt / sf + 0.1)[:, :, None])
+            beta = _solve_stack(np.broadcast_to(R, (G, p, p)), qty, None)[..., 0]
         else:
             beta = np.zeros((G, p))
             with np.errstate(divide="ignore"):
                 beta[:, 0] = np.log(Yt / sf).mean(axis=1)
-        beta = np.ascontiguousarray(beta)
 
         bad = ~np.isfinite(disp) | ~np.isfinite(beta).all(axis=1) | (disp <= 0)
         converged = np.ones(G, dtype=bool)
         fallback = np.zeros(G, dtype=bool)
 
-        r = 1.0 / np.where(bad, 1.0, disp)
-        # Constant part of the NB negative log-likelihood (for the deviance ratio;
-        # only its size matters, in the denominator of the convergence ratio).
-        from scipy.special import gammaln
-
-        r_ = r[:, None]
-        with np.errstate(divide="ignore"):
-            const = (gammaln(Yt + 1.0) + gammaln(r_) - gammaln(Yt + r_) + Yt * np.log(r_)).sum(1)
-
-        def nll_var(y, mu, r_):
-            return ((y + r_[:, None]) * np.log1p(mu / r_[:, None]) - y * np.log(mu)).sum(1)
+        # nb_nll's terms that do not change over the iterations (same expressions).
+        d_ok = np.where(bad, 1.0, disp)
+        r = 1 / d_ok
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logbinom = gammaln(Yt + r[:, None]) - gammaln(Yt + 1) - gammaln(r[:, None])
+        nll_const = n * r * np.log(d_ok)
 
         dev = np.full(G, 1000.0)
         active = np.flatnonzero(~bad)
-        mu_thr = np.maximum(sf * np.exp(beta @ X.T), min_mu)
+        mu_thr = np.maximum(sf * np.exp(beta @ XT), min_mu)
         it = 0
         while active.size:
             it += 1
-            mu_a = mu_thr[active]
-            y_a = Yt[active]
-            W = mu_a / (1.0 + mu_a * disp[active, None])
-            z = np.log(mu_a) - log_sf + (y_a - mu_a) / mu_a
-            H = _gram(W, XX, p) + ridge
-            rhs = (W * z) @ X
-            beta_hat = _safe_solve(H, rhs)
+            m = mu_thr[active]
+            y = Yt[active]
+            W = m / (1.0 + m * disp[active, None])
+            z = np.log(m / sf) + (y - m) / m
+            H = np.matmul(XT * W[:, None, :], X) + ridge
+            rhs = np.matmul(XT, (W * z)[:, :, None])
+            beta_hat = _solve_stack(H, rhs, "pos")[..., 0]
             diverged = (np.abs(beta_hat) > max_beta).any(axis=1) | ~np.isfinite(
                 beta_hat
             ).all(axis=1)
@@ -821,12 +854,16 @@ class FastInference(Inference):
             keep = ~diverged
             act = active[keep]
             beta[act] = beta_hat[keep]
-            mu_new = np.maximum(sf * np.exp(beta[act] @ X.T), min_mu)
+            mu_new = np.maximum(sf * np.exp(beta[act] @ XT), min_mu)
             mu_thr[act] = mu_new
-            old = dev[act]
-            new = -2.0 * (const[act] + nll_var(Yt[act], mu_new, r[act]))
+            ra = r[act, None]
+            y = y[keep]
+            nll = nll_const[act] + (
+                -logbinom[act] + (y + ra) * np.log(ra + mu_new) - y * np.log(mu_new)
+            ).sum(axis=1)
+            new = -2 * nll
+            ratio = np.abs(new - dev[act]) / (np.abs(new) + 0.1)
             dev[act] = new
-            ratio = np.abs(new - old) / (np.abs(new) + 0.1)
             active = act[ratio > beta_tol]
 
         # Per-gene PyDESeq2 routine (L-BFGS-B + grid) where IRLS diverged.
@@ -848,16 +885,17 @@ class FastInference(Inference):
                 )
                 beta[g] = b
                 converged[g] = conv
-            mu_thr[fallback] = np.maximum(sf * np.exp(beta[fallback] @ X.T), min_mu)
+            mu_thr[fallback] = np.maximum(sf * np.exp(beta[fallback] @ XT), min_mu)
 
         # Hat diagonals: W^1/2 X (X^T W X + ridge)^-1 X^T W^1/2.
         W = mu_thr / (1.0 + mu_thr * disp[:, None])
-        Hinv = _safe_inv(_gram(W, XX, p) + ridge)
-        hat = np.einsum("ni,gij,nj->gn", X, Hinv, X) * W
+        Hinv = _safe_inv(np.matmul(XT * W[:, None, :], X) + ridge)
+        W_sq = np.sqrt(W)
+        hat = W_sq * np.einsum("ij,gjk,ki->gi", X, Hinv, XT) * W_sq
 
         beta[bad] = np.nan
         converged[bad] = False
-        mu = sf * np.exp(beta @ X.T)  # unthresholded, as PyDESeq2
+        mu = sf * np.exp(beta @ XT)  # unthresholded, as PyDESeq2
         return beta, mu.T, hat.T, converged
 
     # ------------------------------------------------------------------ dispersions
@@ -919,7 +957,20 @@ class FastInference(Inference):
         # replayed with scipy's L-BFGS-B on PyDESeq2's own formulas.
         if bounded:
             t0 = np.clip(t_hat, lo, hi)
-            edge = rows[(t0[rows] <= lo) & (t[rows] != t0[rows])]
+            at_lo = rows[t0[rows] <= lo]
+            edge = at_lo[:0]
+            if at_lo.size:
+                # scipy's first test: stay at the bound unless PyDESeq2's own
+                # (noisy) gradient there is below -pgtol.
+                _, g_py = _pydeseq2_disp_loss(
+                    Yt[at_lo], MUt[at_lo], X, t0[at_lo], cr_reg, prior_reg,
+                    t_hat[at_lo] if prior_reg else None, pvar,
+                )
+                stays = g_py >= -_PGTOL
+                t[at_lo[stays]] = t0[at_lo[stays]]
+                converged[at_lo[stays]] = True
+                failed = np.setdiff1d(failed, at_lo[stays])
+                edge = at_lo[~stays]
             replay = np.union1d(edge, failed)
             if replay.size:
                 t_r, ok_r = _lbfgsb_lockstep(
