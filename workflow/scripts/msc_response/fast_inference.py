@@ -17,6 +17,13 @@ gradient there is below pgtol). Its objective is computed stably: for 1/alpha >=
 the ``gammaln(y + 1/alpha) - gammaln(1/alpha)`` differences use asymptotic
 expansions written with ``log1p``, so they do not cancel near alpha = 1e-8.
 
+For problems under ``FastInference.numba_min_cells`` genes x samples the same
+L-BFGS-B runs as a numpy lockstep over genes (``_alpha_mle_lockstep``), which avoids
+numba's import and start-up (~0.4 s per process); numba is imported only when needed.
+
+The IRLS (``irls``) is bit-identical to ``pydeseq2.utils.irls_solver``: stacked
+``np.matmul`` and scipy's batched ``solve`` make the same BLAS/LAPACK calls per gene.
+
 Near alpha = 1e-8 PyDESeq2's own objective is rounding noise (~1e-6), and whether
 its L-BFGS-B stops after the first step is decided by that noise. Genes started at
 the lower bound that move are therefore replayed with scipy's L-BFGS-B (its
@@ -41,7 +48,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
 from pydeseq2.inference import Inference
 
 __all__ = ["FastInference"]
@@ -52,9 +58,37 @@ _PGTOL = 1e-5  # scipy L-BFGS-B default, used by DefaultInference
 
 
 # --------------------------------------------------------------------------------------
-# numba kernels
+# numba kernels (compiled lazily: importing numba costs ~0.15 s, loading its target
+# ~0.25 s; only large alpha_mle problems need them)
 # --------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+_KERNELS: list = []
+prange = range  # numba.prange once the kernels are compiled
+
+
+def _jit(**options):
+    """Mark a module-level function for ``numba.njit(**options)`` on first use."""
+
+    def mark(func):
+        _KERNELS.append((func.__name__, options))
+        return func
+
+    return mark
+
+
+def _numba_kernels() -> None:
+    """Replace the marked functions by their numba dispatchers (once)."""
+    if not _KERNELS:
+        return
+    import numba
+
+    g = globals()
+    g["prange"] = numba.prange
+    while _KERNELS:
+        name, options = _KERNELS.pop(0)
+        g[name] = numba.njit(**options)(g[name])
+
+
+@_jit(cache=True, inline="always")
 def _digamma(x):
     res = 0.0
     while x < 10.0:
@@ -71,7 +105,7 @@ def _digamma(x):
 # --------------------------------------------------------------------------------------
 # 1-D L-BFGS-B on log-dispersion, step for step as scipy's (L-BFGS-B 3.0)
 # --------------------------------------------------------------------------------------
-@njit(cache=True)
+@_jit(cache=True)
 def _disp_fg(y, mu, X, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L):
     """Objective of fit_alpha_mle (NB nll + Cox-Reid + prior) and its t-derivative.
 
@@ -163,7 +197,7 @@ def _disp_fg(y, mu, X, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L):
     return f, g, ok
 
 
-@njit(cache=True, inline="always")
+@_jit(cache=True, inline="always")
 def _dcstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     """MINPACK-2 dcstep (Moré-Thuente safeguarded step), scalar version."""
     sgnd = dp * (dx / abs(dx))
@@ -262,7 +296,7 @@ def _dcstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     return stx, fx, dx, sty, fy, dy, stpf, brackt
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _lbfgsb_1d(y, mu, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, B0, it0):
     """Minimise the dispersion objective in t = log(alpha) on [lo, hi].
 
@@ -443,7 +477,7 @@ def _lbfgsb_1d(y, mu, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, 
     return x, 1
 
 
-@njit(cache=True, parallel=True)
+@_jit(cache=True, parallel=True)
 def _alpha_mle_lbfgsb(
     Y, MU, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, rows, B0, it0
 ):
@@ -457,6 +491,311 @@ def _alpha_mle_lbfgsb(
             B0[gi], it0[gi],
         )
     return t_out, status
+
+
+# --------------------------------------------------------------------------------------
+# the same 1-D L-BFGS-B in numpy, all genes in lockstep (no numba start-up cost)
+# --------------------------------------------------------------------------------------
+def _disp_fg_vec(Y, MU, X, XX, t, lgy1, cr_reg, prior_reg, t_hat, prior_var):
+    """``_disp_fg`` for a stack of genes (rows of Y, MU); returns (f, g, ok)."""
+    from scipy.special import gammaln, psi
+
+    p = X.shape[1]
+    a = np.exp(t)
+    r = (1.0 / a)[:, None]
+    big = r[:, 0] >= _R_ASYMPTOTIC
+    l1pm = np.log1p(MU / r)
+    rm = r + MU
+    sl = np.empty_like(MU)
+    sd = np.empty_like(MU)
+    small = ~big
+    if small.any():
+        y, m, rr, lp, rmm = Y[small], MU[small], r[small], l1pm[small], rm[small]
+        sl[small] = gammaln(y + rr) - gammaln(rr) - rr * lp + y * (np.log(m) - np.log(rmm))
+        sd[small] = (psi(y + rr) - psi(rr)) - lp + (m - y) / rmm
+    if big.any():
+        y, m, rr, lp, rmm = Y[big], MU[big], r[big], l1pm[big], rm[big]
+        yr = y + rr
+        l1py = np.log1p(y / rr)
+        ds = (1.0 / yr - 1.0 / rr) / 12.0 - (1.0 / (yr * yr * yr) - 1.0 / (rr * rr * rr)) / 360.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ylogm = np.where(y > 0, y * np.log(m), 0.0)
+        sl[big] = y * (l1py - lp) + (rr - 0.5) * l1py - y + ds - rr * lp + ylogm
+        dg = l1py + 0.5 * y / (rr * yr) + y * (2.0 * rr + y) / (12.0 * rr * rr * yr * yr)
+        sd[big] = dg - lp + (m - y) / rmm
+    f = -sl.sum(axis=1) + lgy1
+    g = r[:, 0] * sd.sum(axis=1)
+    ok = np.ones(len(t), dtype=bool)
+    if cr_reg:
+        w = MU / (1.0 + a[:, None] * MU)
+        M = w @ XX
+        M1 = (-a[:, None] * w * w) @ XX
+        if p <= 2:  # closed forms
+            if p == 1:
+                det, tr = M[:, 0], M1[:, 0] / M[:, 0]
+            else:
+                det = M[:, 0] * M[:, 3] - M[:, 1] * M[:, 2]
+                tr = (M[:, 3] * M1[:, 0] - M[:, 1] * M1[:, 2] - M[:, 2] * M1[:, 1]
+                      + M[:, 0] * M1[:, 3]) / det
+            ok &= det > 0
+            logdet = np.log(np.where(det > 0, det, 1.0))
+        else:
+            M, M1 = M.reshape(-1, p, p), M1.reshape(-1, p, p)
+            sign, logdet = np.linalg.slogdet(M)
+            ok &= sign > 0
+            tr = (_safe_inv(M) * M1).sum(axis=(1, 2))
+        f = f + 0.5 * logdet
+        g = g + 0.5 * tr
+    if prior_reg:
+        dt = t - t_hat
+        f = f + dt * dt / (2.0 * prior_var)
+        g = g + dt / prior_var
+    ok &= np.isfinite(f) & np.isfinite(g)
+    return f, g, ok
+
+
+def _dcstep_vec(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
+    """``_dcstep`` on arrays (each element its own line search)."""
+    sgnd = dp * (dx / np.abs(dx))
+    c1 = fp > fx
+    c2 = ~c1 & (sgnd < 0.0)
+    c3 = ~c1 & ~c2 & (np.abs(dp) < np.abs(dx))
+    c4 = ~(c1 | c2 | c3)
+    stpf = np.empty_like(stp)
+    theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
+    s = np.maximum(np.maximum(np.abs(theta), np.abs(dx)), np.abs(dp))
+    disc = (theta / s) ** 2 - (dx / s) * (dp / s)
+    if c1.any():
+        gam = s * np.sqrt(disc)
+        gam = np.where(stp < stx, -gam, gam)
+        q = ((gam - dx) + gam) + dp
+        stpc = stx + ((gam - dx) + theta) / q * (stp - stx)
+        stpq = stx + ((dx / ((fx - fp) / (stp - stx) + dx)) / 2.0) * (stp - stx)
+        v = np.where(np.abs(stpc - stx) < np.abs(stpq - stx), stpc, stpc + (stpq - stpc) / 2.0)
+        stpf[c1] = v[c1]
+    if c2.any():
+        gam = s * np.sqrt(disc)
+        gam = np.where(stp > stx, -gam, gam)
+        q = ((gam - dp) + gam) + dx
+        stpc = stp + ((gam - dp) + theta) / q * (stx - stp)
+        stpq = stp + (dp / (dp - dx)) * (stx - stp)
+        v = np.where(np.abs(stpc - stp) > np.abs(stpq - stp), stpc, stpq)
+        stpf[c2] = v[c2]
+    if c3.any():
+        gam = s * np.sqrt(np.maximum(0.0, disc))
+        gam = np.where(stp > stx, -gam, gam)
+        q = (gam + (dx - dp)) + gam
+        r = ((gam - dp) + theta) / q
+        stpc = np.where(
+            (r < 0.0) & (gam != 0.0), stp + r * (stx - stp), np.where(stp > stx, stpmax, stpmin)
+        )
+        stpq = stp + (dp / (dp - dx)) * (stx - stp)
+        vb = np.where(np.abs(stpc - stp) < np.abs(stpq - stp), stpc, stpq)
+        vb = np.where(
+            stp > stx, np.minimum(stp + 0.66 * (sty - stp), vb), np.maximum(stp + 0.66 * (sty - stp), vb)
+        )
+        vn = np.where(np.abs(stpc - stp) > np.abs(stpq - stp), stpc, stpq)
+        vn = np.maximum(stpmin, np.minimum(stpmax, vn))
+        v = np.where(brackt, vb, vn)
+        stpf[c3] = v[c3]
+    if c4.any():
+        theta4 = 3.0 * (fp - fy) / (sty - stp) + dy + dp
+        s4 = np.maximum(np.maximum(np.abs(theta4), np.abs(dy)), np.abs(dp))
+        gam = s4 * np.sqrt((theta4 / s4) ** 2 - (dy / s4) * (dp / s4))
+        gam = np.where(stp > sty, -gam, gam)
+        q = ((gam - dp) + gam) + dy
+        stpc = stp + ((gam - dp) + theta4) / q * (sty - stp)
+        v = np.where(brackt, stpc, np.where(stp > stx, stpmax, stpmin))
+        stpf[c4] = v[c4]
+    brackt = brackt | c1 | c2
+    take_x = sgnd < 0.0
+    n_sty = np.where(c1, stp, np.where(take_x, stx, sty))
+    n_fy = np.where(c1, fp, np.where(take_x, fx, fy))
+    n_dy = np.where(c1, dp, np.where(take_x, dx, dy))
+    n_stx = np.where(c1, stx, stp)
+    n_fx = np.where(c1, fx, fp)
+    n_dx = np.where(c1, dx, dp)
+    return n_stx, n_fx, n_dx, n_sty, n_fy, n_dy, stpf, brackt
+
+
+def _alpha_mle_lockstep(Y, MU, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var):
+    """``_lbfgsb_1d`` for all genes (rows) at once, in numpy.
+
+    Same algorithm and stopping rules, one objective evaluation per active gene and
+    round. Returns (t, status) as the numba kernel: 0 converged, 1 abnormal, 2 the
+    objective was not finite.
+    """
+    K = Y.shape[0]
+    XX = _outer_rows(X)
+    eps = 2.220446049250313e-16
+    ftol_rel = 2.220446049250313e-09
+    th = np.zeros(K) if t_hat is None else t_hat
+
+    def F(idx, tt):
+        return _disp_fg_vec(Y[idx], MU[idx], X, XX, tt, lgy1[idx], cr_reg, prior_reg,
+                            th[idx], prior_var)
+
+    def projgr(x, g):
+        return np.where(g < 0.0, np.abs(np.maximum(x - hi, g)), np.abs(np.minimum(x - lo, g)))
+
+    x = np.clip(t0, lo, hi)
+    status = np.full(K, -1, dtype=np.int64)
+    with np.errstate(all="ignore"):
+        f, g, ok = F(np.arange(K), x)
+        status[~ok] = 2
+        status[ok & (projgr(x, g) <= 1e-5)] = 0
+        B = np.ones(K)
+        have = np.zeros(K, dtype=bool)
+        it = np.zeros(K, dtype=np.int64)
+        z = np.zeros(K)
+        target, d, stpmx, stp, t_start, f_old, g_old, gdold = (z.copy() for _ in range(8))
+        finit, ginit, gtest, width, width1 = (z.copy() for _ in range(5))
+        stx, fx, gx, sty, fy, gy, stmin, stmax = (z.copy() for _ in range(8))
+        brackt = np.zeros(K, dtype=bool)
+        stage = np.ones(K, dtype=np.int64)
+        nfev = np.zeros(K, dtype=np.int64)
+        evaluating = np.zeros(K, dtype=bool)
+        start = np.flatnonzero(status < 0)
+        while True:
+            # new iterations (direction and line-search set-up)
+            while start.size:
+                S = start
+                tg = np.clip(x[S] - g[S] / B[S], lo, hi)
+                dd = tg - x[S]
+                target[S], d[S] = tg, dd
+                sm = np.full(S.size, 1e10)
+                neg, pos = dd < 0.0, dd > 0.0
+                a_lo, a_hi = lo - x[S], hi - x[S]
+                sm = np.where(neg & (a_lo >= 0.0), 0.0, np.where(neg & (dd * 1e10 < a_lo), a_lo / dd, sm))
+                sm = np.where(pos & (a_hi <= 0.0), 0.0, np.where(pos & (dd * 1e10 > a_hi), a_hi / dd, sm))
+                stpmx[S] = np.where(it[S] == 0, 1.0, sm)
+                gd = g[S] * dd
+                not_desc = ~(gd < 0.0)
+                reset = S[not_desc & have[S]]
+                status[S[not_desc & ~have[S]]] = 1
+                have[reset] = False
+                B[reset] = 1.0
+                G_ = S[~not_desc]
+                gdg = gd[~not_desc]
+                stp[G_] = 1.0
+                t_start[G_] = x[G_]
+                f_old[G_] = f[G_]
+                g_old[G_] = g[G_]
+                gdold[G_] = gdg
+                brackt[G_] = False
+                stage[G_] = 1
+                finit[G_] = f[G_]
+                ginit[G_] = gdg
+                gtest[G_] = 1e-3 * gdg
+                width[G_] = stpmx[G_]
+                width1[G_] = stpmx[G_] / 0.5
+                stx[G_] = 0.0
+                fx[G_] = f[G_]
+                gx[G_] = gdg
+                sty[G_] = 0.0
+                fy[G_] = f[G_]
+                gy[G_] = gdg
+                stmin[G_] = 0.0
+                stmax[G_] = 5.0
+                nfev[G_] = 0
+                evaluating[G_] = True
+                start = reset
+            E = np.flatnonzero(evaluating)
+            if E.size == 0:
+                break
+            # one trial point per gene in a line search
+            xn = np.where(stp[E] == 1.0, target[E], t_start[E] + stp[E] * d[E])
+            fn, gn, okn = F(E, xn)
+            f[E], g[E] = fn, gn
+            nfev[E] += 1
+            bad = E[~okn]
+            x[bad] = t_start[bad]
+            status[bad] = 2
+            evaluating[bad] = False
+            E, xn, fn, gn = E[okn], xn[okn], fn[okn], gn[okn]
+            gdn = gn * d[E]
+            st = stp[E]
+            ftest = finit[E] + st * gtest[E]
+            stage[E[(stage[E] == 1) & (fn <= ftest) & (gdn >= 0.0)]] = 2
+            br, smn, smx = brackt[E], stmin[E], stmax[E]
+            done = (
+                (br & ((st <= smn) | (st >= smx)))
+                | (br & (smx - smn <= 0.1 * smx))
+                | ((st == stpmx[E]) & (fn <= ftest) & (gdn <= gtest[E]))
+                | ((st == 0.0) & ((fn > ftest) | (gdn >= gtest[E])))
+                | ((fn <= ftest) & (np.abs(gdn) <= 0.9 * (-ginit[E])))
+            )
+            # accepted steps: convergence tests and quasi-Newton update
+            A = E[done]
+            if A.size:
+                evaluating[A] = False
+                x[A] = xn[done]
+                it[A] += 1
+                xa, fa, ga = x[A], f[A], g[A]
+                conv = (projgr(xa, ga) <= 1e-5) | (
+                    f_old[A] - fa <= ftol_rel * np.maximum(np.maximum(np.abs(f_old[A]), np.abs(fa)), 1.0)
+                )
+                status[A[conv]] = 0
+                status[A[~conv & (it[A] >= 15000)]] = 1
+                gda = gdn[done]
+                one = stp[A] == 1.0
+                dr = np.where(one, gda - gdold[A], (gda - gdold[A]) * stp[A])
+                ddum = np.where(one, -gdold[A], -gdold[A] * stp[A])
+                upd = (dr > eps * ddum) & ~conv
+                U = A[upd]
+                B[U] = (g[U] - g_old[U]) / (x[U] - t_start[U])
+                have[U] = True
+                nxt = A[status[A] < 0]
+            else:
+                nxt = A
+            # line searches that ran out of evaluations
+            rest = ~done
+            Fl = E[rest & (nfev[E] >= 20)]
+            if Fl.size:
+                evaluating[Fl] = False
+                x[Fl], f[Fl], g[Fl] = t_start[Fl], f_old[Fl], g_old[Fl]
+                restart = Fl[have[Fl]]
+                status[Fl[~have[Fl]]] = 1
+                have[restart] = False
+                B[restart] = 1.0
+                nxt = np.concatenate([nxt, restart])
+            # the others: next trial step (dcsrch)
+            C = rest & (nfev[E] < 20)
+            I = E[C]
+            if I.size:
+                fc, gdc, stc = fn[C], gdn[C], stp[I]
+                ftc = finit[I] + stc * gtest[I]
+                gt = gtest[I]
+                mod = (stage[I] == 1) & (fc <= fx[I]) & (fc > ftc)
+                sx, fxx, gxx, sy, fyy, gyy, br = stx[I], fx[I], gx[I], sty[I], fy[I], gy[I], brackt[I]
+                # modified function (stage 1) or plain one
+                fxa = np.where(mod, fxx - sx * gt, fxx)
+                fya = np.where(mod, fyy - sy * gt, fyy)
+                gxa = np.where(mod, gxx - gt, gxx)
+                gya = np.where(mod, gyy - gt, gyy)
+                fpa = np.where(mod, fc - stc * gt, fc)
+                gpa = np.where(mod, gdc - gt, gdc)
+                sx2, fx2, gx2, sy2, fy2, gy2, stn, br = _dcstep_vec(
+                    sx, fxa, gxa, sy, fya, gya, stc, fpa, gpa, br, stmin[I], stmax[I]
+                )
+                fx2 = np.where(mod, fx2 + sx2 * gt, fx2)
+                fy2 = np.where(mod, fy2 + sy2 * gt, fy2)
+                gx2 = np.where(mod, gx2 + gt, gx2)
+                gy2 = np.where(mod, gy2 + gt, gy2)
+                w_, w1_ = width[I], width1[I]
+                half = br & (np.abs(sy2 - sx2) >= 0.66 * w1_)
+                stn = np.where(half, sx2 + 0.5 * (sy2 - sx2), stn)
+                nw1 = np.where(br, w_, w1_)
+                nw = np.where(br, np.abs(sy2 - sx2), w_)
+                smn = np.where(br, np.minimum(sx2, sy2), stn + 1.1 * (stn - sx2))
+                smx = np.where(br, np.maximum(sx2, sy2), stn + 4.0 * (stn - sx2))
+                stn = np.minimum(np.maximum(stn, 0.0), stpmx[I])
+                back = (br & ((stn <= smn) | (stn >= smx))) | (br & (smx - smn <= 0.1 * smx))
+                stn = np.where(back, sx2, stn)
+                stx[I], fx[I], gx[I], sty[I], fy[I], gy[I] = sx2, fx2, gx2, sy2, fy2, gy2
+                brackt[I], width[I], width1[I], stmin[I], stmax[I], stp[I] = br, nw, nw1, smn, smx, stn
+            start = nxt
+    return x, status
 
 
 def _pydeseq2_disp_loss(Y, MU, X, t, cr_reg, prior_reg, t_hat, prior_var):
@@ -677,6 +1016,21 @@ def _norm_sf(x: np.ndarray) -> np.ndarray:
     return ndtr(-np.asarray(x, dtype=float))
 
 
+_CONTROLLER: list = []
+
+
+def _blas_controller():
+    """One threadpoolctl controller per process (library discovery costs ~10 ms)."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER.append(ThreadpoolController())
+        except ImportError:  # pragma: no cover
+            _CONTROLLER.append(None)
+    return _CONTROLLER[0]
+
+
 def _one_blas_thread(method):
     """Run ``method`` with BLAS limited to one thread.
 
@@ -688,11 +1042,10 @@ def _one_blas_thread(method):
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        controller = _blas_controller()
+        if controller is None:  # pragma: no cover - threadpoolctl ships with scikit-learn
             return method(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with controller.limit(limits=1, user_api="blas"):
             return method(*args, **kwargs)
 
     return wrapper
@@ -712,6 +1065,11 @@ class FastInference(Inference):
     max_newton_iter : int
         Iteration cap of the Newton solver of ``lfc_shrink_nbinom_glm`` (x2).
     """
+
+    #: alpha_mle runs the numba kernel (parallel, compiled once per machine but
+    #: ~0.4 s to load per process) from this many genes x samples; below, the numpy
+    #: lockstep version of the same L-BFGS-B.
+    numba_min_cells: int = 300_000
 
     def __init__(self, n_cpus: int | None = None, max_newton_iter: int = 100, **_ignored):
         self._n_cpus = n_cpus
@@ -915,7 +1273,6 @@ class FastInference(Inference):
     ) -> tuple[np.ndarray, np.ndarray]:
         if prior_reg and prior_disp_var is None:
             raise ValueError("Sigma_prior is required for prior regularization")
-        self._threads()
         X = np.ascontiguousarray(np.asarray(design_matrix, dtype=float))
         Yt = np.ascontiguousarray(np.asarray(counts, dtype=float).T)
         MUt = np.ascontiguousarray(np.asarray(mu, dtype=float).T)
@@ -941,10 +1298,18 @@ class FastInference(Inference):
         pvar = float(prior_disp_var) if prior_reg else 1.0
         ones = np.ones(G)
         zeros = np.zeros(G, dtype=np.int64)
-        t_rows, status = _alpha_mle_lbfgsb(
-            Yt, MUt, X, t, lo, hi, lgy1, bool(cr_reg), bool(prior_reg), t_hat, pvar, rows,
-            ones, zeros,
-        )
+        if rows.size * n >= self.numba_min_cells:
+            _numba_kernels()
+            self._threads()
+            t_rows, status = _alpha_mle_lbfgsb(
+                Yt, MUt, X, t, lo, hi, lgy1, bool(cr_reg), bool(prior_reg), t_hat, pvar,
+                rows, ones, zeros,
+            )
+        else:  # small problems: numpy lockstep, no numba start-up (~0.4 s per process)
+            t_rows, status = _alpha_mle_lockstep(
+                Yt[rows], MUt[rows], X, t[rows], lo, hi, lgy1[rows], bool(cr_reg),
+                bool(prior_reg), t_hat[rows] if prior_reg else None, pvar,
+            )
         t[rows] = t_rows
         converged = np.zeros(G, dtype=bool)
         converged[rows] = status == 0
