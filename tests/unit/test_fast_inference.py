@@ -17,8 +17,15 @@ from msc_response.fast_inference import FastInference
 # synthetic ~batch + group) take gene-wise means from IRLS: FastInference's IRLS is
 # bit-identical to DefaultInference's, and genes started at alpha = 1e-8 follow
 # scipy's L-BFGS-B on PyDESeq2's own (noisy) objective, so the fitted trend agrees
-# to ~1e-6. Measured: dispersions within 7e-6 (pasilla) / 2e-5 (synthetic), all
-# padj < 0.05 calls identical.
+# to ~1e-6. Measured (genes where DefaultInference converged): synthetic ~batch +
+# group dispersions within 7e-6, log2FC within 2e-5; pasilla ~type + condition all
+# within 1e-3 but one gene, FBgn0036316, and all padj < 0.05 calls identical.
+# FBgn0036316: its MAP L-BFGS-B is at the edge of failing. For small problems the
+# gene-wise dispersions come from the numpy lockstep kernel (rounding differs from
+# the numba kernel's, ~1e-5 on a few genes), the prior variance then differs from
+# DefaultInference's by 4e-7 relative, and with that input PyDESeq2's own
+# fit_alpha_mle fails on this gene too and falls back to its grid (MAP 0.0307 vs
+# 0.0156; log2FC unchanged to 4e-5). It counts within the 0.1% allowance.
 CASES = {
     "pasilla_condition": dict(tol=1e-3, max_call_diff=0),
     "pasilla_type_condition": dict(tol=1e-3, max_call_diff=0),
