@@ -52,26 +52,28 @@ def worker(engine: str, workdir: Path, out: Path, n_cpus: int) -> None:
     )
     design = params["design"]
     # module imports are part of the wall time, not of the compute time
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.default_inference import DefaultInference
-    from pydeseq2.ds import DeseqStats
+    from msc_response.de import DESettings, fit_and_test
 
-    if engine == "fast":
-        from msc_response.r_compat import deseq2_r_compatible
+    settings = {
+        # the workflow's default: FastInference with R DESeq2's rules
+        "fast": DESettings(n_cpus=n_cpus),
+        # PyDESeq2 as it comes
+        "default": DESettings(
+            inference="default",
+            dispersion_prior="pydeseq2",
+            independent_filtering_rule="pydeseq2",
+            n_cpus=n_cpus,
+        ),
+    }[engine]
+    # imported here so their cost stays outside the compute time
+    import pydeseq2.dds  # noqa: F401
+    import pydeseq2.ds  # noqa: F401
+
+    import msc_response.fast_inference  # noqa: F401
+    import msc_response.r_compat  # noqa: F401
+
     t0 = time.perf_counter()
-    if engine == "fast":
-        res, _ = deseq2_r_compatible(counts, meta, design, CONTRAST, n_cpus=n_cpus)
-    elif engine == "default":
-        inference = DefaultInference(n_cpus=n_cpus)
-        dds = DeseqDataSet(
-            counts=counts, metadata=meta, design=design, inference=inference, quiet=True
-        )
-        dds.deseq2()
-        st = DeseqStats(dds, contrast=CONTRAST, inference=inference, quiet=True)
-        st.summary()
-        res = st.results_df
-    else:
-        raise ValueError(engine)
+    res, _, _ = fit_and_test(counts, meta, design, CONTRAST, settings)
     compute = time.perf_counter() - t0
     res.to_csv(out, sep="\t")
     print(json.dumps({"compute_seconds": compute}))

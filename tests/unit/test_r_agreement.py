@@ -1,11 +1,12 @@
-"""Agreement with R DESeq2 (Rscript): FastInference + DeseqDataSetR + R's filter."""
+"""Agreement with R DESeq2 (Rscript) of the workflow's default fit: FastInference +
+DeseqDataSetR + R's independent filter."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from msc_response.r_compat import deseq2_r_compatible
+from msc_response.de import DESettings, fit_and_test
 from msc_response.rdeseq2 import run_r_deseq2
 
 from ._deseq_cases import case, jaccard
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.needs_r
 def both(request):
     counts, meta, design, contrast = case(request.param)
     r = run_r_deseq2(counts, meta, design, contrast)
-    py, dds = deseq2_r_compatible(counts, meta, design, contrast)
+    py, dds, _ = fit_and_test(counts, meta, design, contrast, DESettings())
     return request.param, r, py, dds
 
 
@@ -50,7 +51,7 @@ def test_numeric_covariate_and_errors(tmp_path):
     assert list(r.results.columns) == ["baseMean", "log2FoldChange", "lfcSE", "stat",
                                        "pvalue", "padj"]
     assert r.compute_seconds > 0 and r.wall_seconds >= r.compute_seconds
-    py, _ = deseq2_r_compatible(counts, meta, design, contrast)
+    py, _, _ = fit_and_test(counts, meta, design, contrast, DESettings())
     ok = py["log2FoldChange"].notna()
     assert np.corrcoef(py["log2FoldChange"][ok],
                        r.results.loc[ok[ok].index, "log2FoldChange"])[0, 1] > 0.9999

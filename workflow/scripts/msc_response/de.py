@@ -93,37 +93,25 @@ def smallest_group(sheet: pd.DataFrame, contrast: Contrast) -> int:
     return int(sizes[[contrast.test, contrast.reference]].min())
 
 
-def run_contrast(
+def fit_and_test(
     counts: pd.DataFrame,
-    sheet: pd.DataFrame,
+    metadata: pd.DataFrame,
     design: str,
-    contrast: Contrast,
-    symbols: pd.Series,
+    contrast: list[str],
     settings: DESettings,
-) -> ContrastResult:
-    """Fit the design and test one contrast.
+):
+    """PyDESeq2 fit of `design` and Wald test of `contrast` ([variable, test,
+    reference]) with the engine, dispersion prior and filtering rule of `settings`.
 
-    counts: samples x genes (raw integers), sheet: indexed by sample with typed design
-    variables. Returns one row per gene (pre-filtered genes included, with
-    `status='low_counts'`), sorted by padj then p-value then gene ID.
+    counts: samples x genes, already pre-filtered. Returns (results table with
+    baseMean, log2FoldChange, lfcSE, stat, pvalue, padj; the fitted dataset; the
+    DeseqStats object, for shrinkage).
     """
     from pydeseq2.ds import DeseqStats
 
-    sheet = order_reference_first(sheet, contrast)
-    metadata = sheet[design_variables(design)]
-    min_samples = settings.min_samples or smallest_group(sheet, contrast)
-    keep = prefilter_mask(counts, settings.min_count, min_samples)
-    log.info(
-        "%s: %d of %d genes pass the pre-filter (>= %d counts in >= %d samples)",
-        contrast.name,
-        keep.sum(),
-        len(keep),
-        settings.min_count,
-        min_samples,
-    )
     inference = make_inference(settings.inference, settings.n_cpus)
     dds = dataset_class(settings.dispersion_prior)(
-        counts=counts.loc[:, keep],
+        counts=counts,
         metadata=metadata,
         design=design,
         refit_cooks=settings.cooks_refit,
@@ -137,7 +125,7 @@ def run_contrast(
     use_r_filter = settings.independent_filtering and settings.independent_filtering_rule == "r"
     stats = DeseqStats(
         dds,
-        contrast=contrast.as_list(),
+        contrast=list(contrast),
         alpha=settings.alpha,
         cooks_filter=settings.cooks_filter,
         independent_filter=settings.independent_filtering and not use_r_filter,
@@ -155,8 +143,39 @@ def run_contrast(
             table["baseMean"].to_numpy(), table["pvalue"].to_numpy(), settings.alpha
         )
         table["padj"] = padj
-        log.info("%s: independent filtering at baseMean > %.4g", contrast.name, threshold)
+        log.info("independent filtering at baseMean > %.4g", threshold)
+    return table, dds, stats
 
+
+def run_contrast(
+    counts: pd.DataFrame,
+    sheet: pd.DataFrame,
+    design: str,
+    contrast: Contrast,
+    symbols: pd.Series,
+    settings: DESettings,
+) -> ContrastResult:
+    """Fit the design and test one contrast.
+
+    counts: samples x genes (raw integers), sheet: indexed by sample with typed design
+    variables. Returns one row per gene (pre-filtered genes included, with
+    `status='low_counts'`), sorted by padj then p-value then gene ID.
+    """
+    sheet = order_reference_first(sheet, contrast)
+    metadata = sheet[design_variables(design)]
+    min_samples = settings.min_samples or smallest_group(sheet, contrast)
+    keep = prefilter_mask(counts, settings.min_count, min_samples)
+    log.info(
+        "%s: %d of %d genes pass the pre-filter (>= %d counts in >= %d samples)",
+        contrast.name,
+        keep.sum(),
+        len(keep),
+        settings.min_count,
+        min_samples,
+    )
+    table, dds, stats = fit_and_test(
+        counts.loc[:, keep], metadata, design, contrast.as_list(), settings
+    )
     cooks = (
         np.asarray(dds.cooks_outlier(), dtype=bool)
         if settings.cooks_filter
