@@ -12,7 +12,7 @@ wall time, peak memory of the child (ru_maxrss from wait4), and agreement (log2F
 Pearson, padj < 0.05 Jaccard) with R and with DefaultInference.
 
 Usage (from the repository root):
-    /work/venv/bin/python benchmarks/bench_deseq2.py --sizes pasilla,20000x40 \
+    python3 benchmarks/bench_deseq2.py --sizes pasilla,20000x40 \
         [--sizes 60000x200 --skip-default-above 5000000]
 
 The fast engine is run once untimed first so numba's on-disk cache is warm (a
