@@ -9,6 +9,8 @@ rule design_audit:
         ),
     log:
         "logs/design_audit.log",
+    benchmark:
+        "results/benchmarks/design_audit.tsv"
     # Needs the sample sheet alone; rule check_inputs waits for it, so the audit exists
     # to explain a design problem even when check_inputs stops the run.
     conda:

@@ -45,6 +45,7 @@ rule normalise:
         fit_type=config["diffexp"]["fit_type"],
         size_factors_fit_type=config["diffexp"]["size_factors_fit_type"],
         inference=config["diffexp"]["inference"],
+        dispersion_prior=config["diffexp"]["dispersion_prior"],
     script:
         "../scripts/normalise.py"
 

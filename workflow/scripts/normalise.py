@@ -4,7 +4,7 @@ import anndata as ad
 import pandas as pd
 
 from msc_response.dataset import write_h5ad
-from msc_response.engines import make_inference
+from msc_response.engines import dataset_class, make_inference
 from msc_response.io import write_table
 from msc_response.normalisation import normalise
 from msc_response.scripting import run
@@ -25,6 +25,7 @@ def main(snakemake):
         blind=params.blind,
         fit_type=params.fit_type,
         inference=make_inference(params.inference, snakemake.threads),
+        dataset_cls=dataset_class(params.dispersion_prior),
     )
     write_h5ad(result, snakemake.output.dataset)
     write_table(gene_table(result, "normalised"), snakemake.output.normalised)

@@ -20,22 +20,26 @@ def normalise(
     blind: bool = True,
     fit_type: str = "parametric",
     inference=None,
+    dataset_cls=None,
 ) -> ad.AnnData:
     """Return a copy with `obs['size_factor']`, `layers['normalised']` and the VST in
     both `layers['vst']` and `X` (what scanpy plots by default).
 
     `blind=True` fits the VST with an intercept-only design, as R's `vst(blind=TRUE)`
     does for quality control: the transformation does not know the groups.
+    `dataset_cls` is PyDESeq2's `DeseqDataSet` or a subclass (such as
+    `r_compat.DeseqDataSetR`, whose trend fit is R's and vectorised).
     """
     from pydeseq2.dds import DeseqDataSet
 
+    dataset_cls = dataset_cls or DeseqDataSet
     counts = counts_frame(adata)
     design_variables = [c for c in adata.obs.columns if c != "sample"]
     metadata = adata.obs[design_variables] if design_variables else None
     expressed = (counts.to_numpy() > 0).any(axis=0)
     # PyDESeq2 leaves all-zero genes out of the size factors and the dispersion fits;
     # their VST is the transformation's value at zero.
-    dds = DeseqDataSet(
+    dds = dataset_cls(
         counts=counts,
         metadata=metadata if metadata is not None else pd.DataFrame(index=counts.index),
         design=adata.uns["design"] if not blind else "~1",
