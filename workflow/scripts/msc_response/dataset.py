@@ -133,4 +133,5 @@ def counts_frame(adata: ad.AnnData) -> pd.DataFrame:
 
 
 def write_h5ad(adata: ad.AnnData, path: str) -> None:
-    adata.write_h5ad(path, compression="gzip")
+    with io.atomic_path(path) as temporary:
+        adata.write_h5ad(temporary, compression="gzip")

@@ -10,6 +10,7 @@ import gzip
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -395,16 +396,24 @@ def write_table(frame: pd.DataFrame, path: str | Path, index: bool = False) -> N
     write_atomically(path, data)
 
 
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path next to `path`; on success rename it to `path`, on
+    failure remove it. Readers never see a half-written file under the real name."""
+    path = Path(path)
+    descriptor, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part" + path.suffix
+    )
+    os.close(descriptor)
+    try:
+        yield Path(name)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 def write_atomically(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
-    )
-    try:
-        with handle:
-            handle.write(data)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
