@@ -42,10 +42,8 @@ rule normalise:
         mem_mb=4000,
     params:
         blind=config["qc"]["vst_blind"],
-        fit_type=config["diffexp"]["fit_type"],
-        size_factors_fit_type=config["diffexp"]["size_factors_fit_type"],
-        inference=config["diffexp"]["inference"],
-        dispersion_prior=config["diffexp"]["dispersion_prior"],
+        # engine, dispersion prior, fit types: the same as the DE fit's
+        settings=config["diffexp"],
     script:
         "../scripts/normalise.py"
 

@@ -18,14 +18,14 @@ def gene_table(adata, layer: str) -> pd.DataFrame:
 
 def main(snakemake):
     adata = ad.read_h5ad(snakemake.input[0])
-    params = snakemake.params
+    settings = snakemake.params.settings
     result = normalise(
         adata,
-        size_factors_fit_type=params.size_factors_fit_type,
-        blind=params.blind,
-        fit_type=params.fit_type,
-        inference=make_inference(params.inference, snakemake.threads),
-        dataset_cls=dataset_class(params.dispersion_prior),
+        size_factors_fit_type=settings["size_factors_fit_type"],
+        blind=snakemake.params.blind,
+        fit_type=settings["fit_type"],
+        inference=make_inference(settings["inference"], snakemake.threads),
+        dataset_cls=dataset_class(settings["dispersion_prior"]),
     )
     write_h5ad(result, snakemake.output.dataset)
     write_table(gene_table(result, "normalised"), snakemake.output.normalised)
