@@ -671,9 +671,3 @@ def check_sheet(
     warnings += warn_level_typos(sheet, variables, samples_path)
     return SheetCheck(sheet, warnings, design_problems(sheet, design, samples_path))
 
-
-@dataclass
-class CheckedInputs:
-    counts: pd.DataFrame  # genes x samples, int64, in sheet order
-    sheet: pd.DataFrame  # indexed by sample, design variables typed
-    warnings: list[str] = field(default_factory=list)
