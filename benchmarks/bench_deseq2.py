@@ -132,13 +132,14 @@ def make_dataset(name: str, seed: int = 7):
 def agreement(a, b) -> tuple[float, float]:
     import numpy as np
 
+    from msc_response.crosscheck import jaccard
+
     b = b.loc[a.index]
     ok = a["log2FoldChange"].notna() & b["log2FoldChange"].notna()
     rho = float(np.corrcoef(a.loc[ok, "log2FoldChange"], b.loc[ok, "log2FoldChange"])[0, 1])
     sa = set(a.index[a["padj"] < 0.05])
     sb = set(b.index[b["padj"] < 0.05])
-    jac = 1.0 if not (sa | sb) else len(sa & sb) / len(sa | sb)
-    return rho, jac
+    return rho, jaccard(sa, sb)
 
 
 def main(argv=None) -> int:

@@ -13,17 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def write_cohort(cohort, directory: Path) -> dict:
     """Write a simulated cohort as a user would supply it; return its config."""
-    from msc_response.io import write_table
+    from msc_response.simulate import write_cohort as write_files
 
-    directory.mkdir(parents=True, exist_ok=True)
-    write_table(cohort.counts, directory / "counts.tsv.gz", index=True)
-    write_table(cohort.samples, directory / "samples.tsv")
-    write_table(cohort.annotation, directory / "annotation.tsv")
-    return {
-        "counts": str(directory / "counts.tsv.gz"),
-        "samples": str(directory / "samples.tsv"),
-        "annotation": str(directory / "annotation.tsv"),
-    }
+    paths = write_files(cohort, directory)
+    return {key: str(paths[key]) for key in ("counts", "samples", "annotation")}
 
 
 def run_snakemake(workdir: Path, config: dict, *args: str, check: bool = True, timeout=900):

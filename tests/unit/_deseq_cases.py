@@ -121,7 +121,3 @@ def relative_mismatches(a: pd.Series, b: pd.Series, tol: float) -> pd.Series:
     rel = (a - b).abs() / b.abs().where(b != 0, 1.0)
     bad = (rel > tol) | (a.isna() != b.isna())
     return rel[bad & ~both_nan]
-
-
-def jaccard(a: set, b: set) -> float:
-    return 1.0 if not (a | b) else len(a & b) / len(a | b)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from msc_response.crosscheck import jaccard
 from msc_response.de import DESettings, fit_and_test
 from msc_response.rdeseq2 import run_r_deseq2
 
-from ._deseq_cases import case, jaccard
+from ._deseq_cases import case
 
 pytestmark = pytest.mark.needs_r
 
