@@ -166,9 +166,9 @@ def flag_samples(metrics: pd.DataFrame, rules: FlagRules, k: int) -> pd.DataFram
             level = "note" if level == "ok" else level
             typical = row["library_size"] / row["library_size_ratio"]
             words.append(
-                f"library {1 / row['library_size_ratio']:.1f}x smaller than the other samples' median "
-                f"({_reads(row['library_size'])} vs {_reads(typical)} reads); "
-                "size factors correct for this"
+                f"library {1 / row['library_size_ratio']:.1f}x smaller than the other "
+                f"samples' median ({_reads(row['library_size'])} vs {_reads(typical)} "
+                "reads); size factors correct for this"
             )
         if (
             row["z_detected_genes"] < -rules.note_z
@@ -177,9 +177,9 @@ def flag_samples(metrics: pd.DataFrame, rules: FlagRules, k: int) -> pd.DataFram
             level = "note" if level == "ok" else level
             typical = row["detected_genes"] / row["detected_genes_ratio"]
             words.append(
-                f"{1 - row['detected_genes_ratio']:.0%} fewer genes detected than the other samples' median "
-                f"({row['detected_genes']:,.0f} vs {typical:,.0f}); often a smaller or less "
-                "complex library, which the model handles"
+                f"{1 - row['detected_genes_ratio']:.0%} fewer genes detected than the other "
+                f"samples' median ({row['detected_genes']:,.0f} vs {typical:,.0f}); often a "
+                "smaller or less complex library, which the model handles"
             )
         flags.append(level)
         reasons.append("; ".join(words))
