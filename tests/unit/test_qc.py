@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from PIL import Image
 
 from msc_response import plots, qc
 from msc_response.dataset import to_anndata
@@ -189,9 +188,12 @@ def test_example_cohort_default_config_flags_no_source_group():
     assert table["outlier"].sum() <= 0.1 * len(table), table.loc[table["outlier"], "flag_reason"]
 
 
-def _pixels_near(path, colour: str, tolerance: int = 40) -> int:
-    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+def _pixels_near(path, colour: str, tolerance: float = 0.15) -> int:
+    import matplotlib.colors
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)[:, :, :3]  # PNG as floats in [0, 1]
+    target = np.array(matplotlib.colors.to_rgb(colour))
     return int((np.abs(image - target).max(axis=2) <= tolerance).sum())
 
 

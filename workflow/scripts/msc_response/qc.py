@@ -30,20 +30,17 @@ MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its SD
 class FlagRules:
     """Thresholds of the QC flags (config section `qc`, documented in config/README.md)."""
 
+    # outlier: mean VST distance to the nearest samples, both z and ratio above these
     outlier_z: float = 3.5
-    """Robust z of the neighbour distance above which a sample can be an outlier."""
     distance_ratio: float = 1.5
-    """...and its neighbour distance must be this many times the other samples' median."""
-    neighbours: int = 3
-    """Distance to a sample's nearest neighbours: mean over this many (at most)."""
+    neighbours: int = 3  # at most; see neighbour_count
+    # note: z below -note_z and library under library_fraction of the others' median,
+    # or detected genes more than detected_shortfall under it
     note_z: float = 2.5
-    """Robust z (library size, detected genes) beyond which a note can be written."""
     library_fraction: float = 0.5
-    """...and the library must be smaller than this fraction of the others' median."""
     detected_shortfall: float = 0.1
-    """...or it must detect this fraction fewer genes than the others' median."""
+    # floor of every metric's robust spread, as a fraction of its median
     min_spread: float = 0.05
-    """Floor of each metric's robust spread, as a fraction of its median."""
 
     @classmethod
     def from_config(cls, qc: dict) -> "FlagRules":
@@ -61,7 +58,8 @@ def compare_with_others(values, min_spread: float) -> tuple[np.ndarray, np.ndarr
     (detected genes saturate on a filtered matrix, MAD of a few genes) a tiny
     difference gets a small z, not a huge one.
     """
-    log_values = np.log2(np.asarray(values, dtype=float))
+    with np.errstate(divide="ignore"):  # a distance of 0 (duplicated sample): -inf
+        log_values = np.log2(np.asarray(values, dtype=float))
     floor = np.log2(1 + min_spread)
     ratio = np.full(len(log_values), np.nan)
     z = np.full(len(log_values), np.nan)
