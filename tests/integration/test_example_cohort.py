@@ -24,7 +24,9 @@ def example_run(tmp_path_factory):
     defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config = {key: absolute(defaults[key]) for key in ("counts", "samples", "annotation")}
     workdir = tmp_path_factory.mktemp("example")
-    run_snakemake(workdir, config, "results/de/responder_vs_non_responder.tsv")
+    run_snakemake(
+        workdir, config, "results/de/responder_vs_non_responder.tsv", "results/qc/samples_qc.tsv"
+    )
     return workdir
 
 
@@ -45,3 +47,15 @@ def test_planted_truth_recovered(example_run: Path):
     seeds = table.set_index("symbol").loc[SEEDS]
     assert (seeds["padj"] < 0.05).all(), seeds[["log2FoldChange", "padj"]]
     assert (seeds["log2FoldChange"] > 0).all()
+
+
+def test_no_tissue_source_group_flagged(example_run: Path):
+    """Sources may differ a lot (they should dominate PC1), yet a whole source group is
+    never flagged; a few poor samples may be."""
+    qc = pd.read_csv(example_run / "results/qc/samples_qc.tsv", sep="\t")
+    sheet = pd.read_csv(ROOT / "config/samples.tsv", sep="\t")
+    flags = qc.merge(sheet, on="sample")
+    for source, group in flags.groupby("source"):
+        assert (group["flag"] == "ok").any(), f"every {source} sample flagged"
+    outliers = flags.loc[flags["flag"] == "outlier"]
+    assert len(outliers) <= 0.1 * len(flags), outliers[["sample", "source", "flag_reason"]]

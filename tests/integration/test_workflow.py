@@ -69,6 +69,8 @@ def test_outputs_and_dataset(finished_run):
     np.testing.assert_allclose(sf, expected, rtol=1e-10)
     qc = pd.read_csv(workdir / "results/qc/samples_qc.tsv", sep="\t")
     assert len(qc) == cohort.counts.shape[1] and "outlier" in qc
+    assert qc["flag"].isin(["ok", "note", "outlier"]).all()
+    assert ((qc["flag"] == "ok") == qc["flag_reason"].isna()).all()  # reason iff flagged
     for figure in ["qc/library_sizes.png", "qc/pca.png", "qc/sample_distances.png",
                    f"de/{CONTRAST}.ma.png", f"de/{CONTRAST}.volcano.png"]:
         assert (workdir / "results" / figure).read_bytes()[:4] == b"\x89PNG"

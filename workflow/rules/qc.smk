@@ -81,7 +81,7 @@ rule sample_qc:
     resources:
         mem_mb=4000,
     params:
-        outlier_z=config["qc"]["outlier_z"],
-        pca_top_genes=config["qc"]["pca_top_genes"],
+        # flag thresholds (outlier_z, distance_ratio, note_z, ...) and pca_top_genes
+        qc=config["qc"],
     script:
         "../scripts/sample_qc.py"

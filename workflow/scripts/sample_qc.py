@@ -1,4 +1,4 @@
-"""Per-sample QC table and figures from results/dataset.h5ad."""
+"""Per-sample QC table (with its ok/note/outlier flags) and figures from results/dataset.h5ad."""
 
 import anndata as ad
 import numpy as np
@@ -12,19 +12,28 @@ from msc_response.validation import design_variables
 def main(snakemake):
     adata = ad.read_h5ad(snakemake.input[0])
     params = snakemake.params
+    variables = design_variables(adata.uns["design"])
     table, explained = qc.sample_qc_table(
-        adata, outlier_z=params.outlier_z, n_top=params.pca_top_genes
+        adata,
+        rules=qc.FlagRules.from_config(params.qc),
+        n_top=params.qc["pca_top_genes"],
+        variables=variables,
     )
     write_table(table, snakemake.output.table)
-    variables = design_variables(adata.uns["design"])
+    flags = table.set_index("sample")["flag"]
     plots.library_sizes(table, snakemake.output.library_sizes)
     plots.pca(
-        adata, variables, table[["PC1", "PC2"]].to_numpy(), explained, snakemake.output.pca
+        adata,
+        variables,
+        table[["PC1", "PC2"]].to_numpy(),
+        explained,
+        snakemake.output.pca,
+        flags=flags,
     )
     expressed = np.asarray(adata.var["expressed"])
     distances = qc.sample_distances(adata.layers["vst"][:, expressed], adata.obs_names)
     plots.sample_distance_heatmap(
-        distances, adata.obs[variables], snakemake.output.distances
+        distances, adata.obs[variables], snakemake.output.distances, flags=flags
     )
 
 
