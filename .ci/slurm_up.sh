@@ -2,6 +2,7 @@
 # Start a one-node SLURM cluster on 127.0.0.1 for the `slurm` tests (no slurmdbd).
 #
 #   .ci/slurm_up.sh            # installs Debian's slurm + munge if missing (as root)
+#   .ci/slurm_up.sh --no-install   # the same, but fail instead of installing
 #   . "$STATE/env"             # SLURM_CONF for sinfo/sbatch/snakemake (STATE below)
 #   .ci/slurm_down.sh          # stops only the daemons this script started
 #
@@ -12,6 +13,8 @@
 # script says so and leaves it alone.
 set -euo pipefail
 
+INSTALL=yes
+[ "${1:-}" = "--no-install" ] && INSTALL=no
 STATE=${MSC_SLURM_DIR:-/tmp/msc-response-slurm}
 CONF=$STATE/slurm.conf
 NODE=msc-node
@@ -21,11 +24,12 @@ export SLURM_CONF=$CONF
 say() { echo "slurm_up: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-node_idle() {
-    [ "$(timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null)" = "idle" ]
-}
+node_state() { timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null; }
+node_idle() { [ "$(node_state)" = idle ]; }
 
-if [ -f "$CONF" ] && command -v sinfo >/dev/null && node_idle; then
+# Up already: the node answers (idle, or busy with jobs).
+if [ -f "$CONF" ] && command -v sinfo >/dev/null \
+    && [[ "$(node_state)" =~ ^(idle|mix|mixed|alloc|allocated|comp|completing)$ ]]; then
     say "already running ($CONF); nothing started"
     echo "SLURM_CONF=$CONF"
     exit 0
@@ -34,6 +38,7 @@ fi
 # 1. Packages (Debian 12: slurm 22.05, munge 0.5).
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
     || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
+    [ "$INSTALL" = yes ] || die "slurmctld/slurmd/slurm-client/munge are not installed: run .ci/slurm_up.sh as root (installs them with apt-get)"
     [ "$(id -u)" = 0 ] || die "slurmctld/slurmd/slurm-client/munge are not installed and this is not root: run 'apt-get install slurmctld slurmd slurm-client munge' as root, or run this script as root"
     command -v apt-get >/dev/null || die "slurm is not installed and there is no apt-get to install it"
     say "installing slurmctld slurmd slurm-client munge"
