@@ -175,3 +175,17 @@ def test_import_scan_follows_the_library():
     deseq = third_party_imports(SCRIPTS / "normalise.py")
     assert {"pydeseq2", "numba", "anndata", "pandas"} <= deseq
     assert "pandas" in third_party_imports(SCRIPTS / LIBRARY / "provenance.py")
+
+
+def test_readme_names_what_the_snakefile_itself_imports():
+    """With --sdm conda the Snakefile is parsed in the user's environment, not in an
+    env from envs/: the README's conda section must name what that needs."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### With conda instead of pip"):readme.index("## On a SLURM cluster")]
+    needed = set()
+    for smk in [ROOT / "Snakefile", *RULES.glob("*.smk")]:
+        for module in re.findall(r"^from (msc_response\.\w+) import", smk.read_text(), re.MULTILINE):
+            needed |= third_party_imports(module_file(module))
+    # Snakemake brings PyYAML and jsonschema itself.
+    missing = sorted(name for name in needed if f"`{name}`" not in section and name != "yaml")
+    assert not missing, f"README's conda section does not name {missing}"
