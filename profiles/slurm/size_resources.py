@@ -1,11 +1,11 @@
 """Print the `set-resources:` block of profiles/slurm/config.yaml from measured benchmarks.
 
     snakemake --cores all                               # one local run on your data
-    python profiles/slurm/size_resources.py results/benchmarks
+    python profiles/slurm/size_resources.py results/benchmarks [more/benchmarks ...]
 
 Snakemake's `benchmark:` files record each job's wall time (`s`) and peak memory
-(`max_rss`, MB). Per rule (all wildcard values, all repeats) this takes the largest
-of each and adds headroom:
+(`max_rss`, MB). Per rule (all wildcard values, all repeats, all the directories
+given) this takes the largest of each and adds headroom:
 
     mem_mb  = max(1000, 2 x max_rss rounded up to 500 MB)
     runtime = max(10, 5 x wall seconds / 60 rounded up) minutes
@@ -31,10 +31,11 @@ def rule_of(benchmark: Path, root: Path) -> str:
     return parts[0] if len(parts) > 1 else benchmark.stem
 
 
-def measured_peaks(root: Path) -> dict[str, tuple[float, float]]:
+def measured_peaks(roots: list[Path]) -> dict[str, tuple[float, float]]:
     """Largest wall time (s) and peak memory (MB) of each rule's benchmark files."""
     peaks: dict[str, tuple[float, float]] = {}
-    for benchmark in sorted(root.rglob("*.tsv")):
+    benchmarks = [(root, path) for root in roots for path in sorted(root.rglob("*.tsv"))]
+    for root, benchmark in benchmarks:
         with open(benchmark, newline="") as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
                 rule = rule_of(benchmark, root)
@@ -53,7 +54,7 @@ def sized(seconds: float, rss_mb: float) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("benchmarks", nargs="?", default="results/benchmarks", type=Path)
+    parser.add_argument("benchmarks", nargs="*", default=[Path("results/benchmarks")], type=Path)
     args = parser.parse_args()
     peaks = measured_peaks(args.benchmarks)
     if not peaks:
