@@ -48,6 +48,23 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
 fi
 [ "$(id -u)" = 0 ] || die "the daemons must be started as root (munged as user munge, slurmd as root)"
 
+# Daemons of an earlier start that no longer answers: stop them (by their PIDs) first.
+if [ -s "$STATE/pids" ]; then
+    say "stopping what an earlier start left ($STATE/pids)"
+    "$(dirname "$0")/slurm_down.sh"
+fi
+
+# Snakemake's jobstep plugin clears SLURM_* (SLURM_CONF too) before its `srun` inside a
+# job, so that srun reads the default /etc/slurm/slurm.conf: link ours there, unless
+# the machine has its own (then that cluster is to be used, not a second one).
+ETC_CONF=/etc/slurm/slurm.conf
+if [ ! -e "$ETC_CONF" ] && [ ! -L "$ETC_CONF" ]; then
+    mkdir -p /etc/slurm
+    ln -s "$CONF" "$ETC_CONF"
+elif [ "$(readlink "$ETC_CONF")" != "$CONF" ]; then
+    die "$ETC_CONF belongs to another SLURM set-up: use that cluster (jobs' srun reads $ETC_CONF), or move the file away to use this script"
+fi
+
 mkdir -p "$STATE"/{ctld,d,log}
 : >"$STATE/pids"
 
@@ -106,17 +123,6 @@ SlurmdTimeout=30
 NodeName=$NODE NodeHostname=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
-
-# Snakemake's jobstep plugin clears SLURM_* (SLURM_CONF too) before its `srun` inside a
-# job, so that srun reads the default /etc/slurm/slurm.conf: link ours there, unless
-# the machine has its own (then that cluster is to be used, not a second one).
-ETC_CONF=/etc/slurm/slurm.conf
-if [ ! -e "$ETC_CONF" ] && [ ! -L "$ETC_CONF" ]; then
-    mkdir -p /etc/slurm
-    ln -s "$CONF" "$ETC_CONF"
-elif [ "$(readlink "$ETC_CONF")" != "$CONF" ]; then
-    die "$ETC_CONF belongs to another SLURM set-up and its cluster is not answering; start that cluster (its jobs' srun reads $ETC_CONF), or move the file away to use this script"
-fi
 
 # 4. Daemons; each writes its PID file, recorded for slurm_down.sh.
 start() {  # name, pid file, command...
