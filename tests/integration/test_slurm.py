@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -133,7 +134,8 @@ def job_states(job_ids) -> dict[str, str]:
     states = {}
     if kind and kind.group(1) == "jobcomp/filetxt" and where:
         for _ in range(20):  # slurmctld appends the record as the job ends
-            text = open(where.group(1)).read() if os.path.exists(where.group(1)) else ""
+            log = Path(where.group(1))
+            text = log.read_text() if log.exists() else ""
             states = dict(re.findall(r"^JobId=(\d+) .*?JobState=(\S+)", text, re.MULTILINE))
             if all(job_id in states for job_id in job_ids):
                 break
@@ -216,7 +218,7 @@ def test_job_failing_every_time_ends_the_run_with_its_slurm_job_and_logs(
     assert f"SLURM-job '{last_job}' failed" in error
     assert f"external_jobid: {last_job}" in error
     assert "logs/check_inputs.log" in error and slurm_log in error
-    assert "injected failure for the retry test" in open(slurm_log).read()
+    assert "injected failure for the retry test" in Path(slurm_log).read_text()
 
 
 def test_sbatch_profile_submits_with_plain_sbatch(slurm_cluster, reference_run, tmp_path):
