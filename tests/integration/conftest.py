@@ -19,17 +19,30 @@ def write_cohort(cohort, directory: Path) -> dict:
     return {key: str(paths[key]) for key in ("counts", "samples", "annotation")}
 
 
-def run_snakemake(workdir: Path, config: dict, *args: str, check: bool = True, timeout=900):
-    """Run the workflow in `workdir` with `config` layered over config/config.yaml."""
+def run_snakemake(
+    workdir: Path,
+    config: dict,
+    *args: str,
+    check: bool = True,
+    timeout=900,
+    snakefile: Path = ROOT / "Snakefile",
+    prefix: tuple[str, ...] = (),
+):
+    """Run the workflow in `workdir` with `config` layered over config/config.yaml.
+
+    `prefix` goes before the command (e.g. `timeout -s KILL 600`); `snakefile` runs
+    another copy of the workflow.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     command = [
+        *prefix,
         sys.executable,
         "-m",
         "snakemake",
         "--snakefile",
-        str(ROOT / "Snakefile"),
+        str(snakefile),
         "--directory",
         str(workdir),
         "--configfile",
@@ -52,3 +65,25 @@ def small_cohort():
     from msc_response.simulate import simulate_cohort
 
     return simulate_cohort(n_genes=3000, n_samples=24, seed=7)
+
+
+@pytest.fixture(scope="session")
+def reference_run(small_cohort, tmp_path_factory):
+    """One uninterrupted local run on the small cohort: (workdir, config). Other runs on
+    the same inputs (killed and resumed, on SLURM) must give the same files."""
+    base = tmp_path_factory.mktemp("reference")
+    config = write_cohort(small_cohort, base / "input")
+    run_snakemake(base / "run", config)
+    return base / "run", config
+
+
+def result_tables(workdir: Path) -> dict[str, bytes]:
+    """Every result table of a run (results/**/*.tsv and *.tsv.gz), by relative path."""
+    results = workdir / "results"
+    return {
+        str(path.relative_to(results)): path.read_bytes()
+        for pattern in ("*.tsv", "*.tsv.gz")
+        for path in sorted(results.rglob(pattern))
+        if "benchmarks" not in path.relative_to(results).parts
+        and not path.name.startswith(".")  # a temporary of an atomic write
+    }

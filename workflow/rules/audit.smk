@@ -11,6 +11,8 @@ rule design_audit:
         "logs/design_audit.log",
     benchmark:
         "results/benchmarks/design_audit.tsv"
+    # Seconds of work: on a cluster it runs on the submit node, not as a SLURM job.
+    localrule: True
     # Needs the sample sheet alone; rule check_inputs waits for it, so the audit exists
     # to explain a design problem even when check_inputs stops the run.
     conda:

@@ -10,6 +10,7 @@ from msc_response.audit import audit_warnings, design_audit  # noqa: E402
 from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
+from msc_response.provenance import workflow_version  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
 
 
@@ -93,4 +94,29 @@ def all_outputs():
     )
     if config["crosscheck_r"]["enabled"]:
         outputs += expand("results/crosscheck/{contrast}.tsv", contrast=CONTRASTS)
+    # How the run was made, with the checksums of the results above (rule provenance).
+    outputs.append("results/provenance.json")
     return outputs
+
+
+def gene_set_files():
+    """Collection name -> GMT path, from the enrichment section when there is one."""
+    collections = config.get("enrichment", {}).get("collections", {})
+    return {name: spec["gmt"] for name, spec in sorted(collections.items())}
+
+
+def provenance_results():
+    """The run's results, and the tables written next to them, except those made
+    from the provenance record itself."""
+    results = [
+        path
+        for path in all_outputs()
+        if not path.startswith(("results/provenance.json", "results/report/"))
+    ]
+    results += [
+        "results/counts/normalised_counts.tsv.gz",
+        "results/counts/vst.tsv.gz",
+        "results/qc/size_factors.tsv",
+    ]
+    results += expand("results/de/{contrast}.size_factors.tsv", contrast=CONTRASTS)
+    return sorted(set(results))

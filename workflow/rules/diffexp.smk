@@ -47,6 +47,8 @@ rule de_plots:
         "logs/de_plots/{contrast}.log",
     benchmark:
         "results/benchmarks/de_plots/{contrast}.tsv"
+    # Seconds of work: on a cluster it runs on the submit node, not as a SLURM job.
+    localrule: True
     conda:
         "../../envs/qc.yaml"
     params:

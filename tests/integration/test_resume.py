@@ -1,0 +1,97 @@
+"""A run killed with SIGKILL in the middle of the DE step resumes to the same results.
+
+Snakemake and its job processes are killed at once (the whole process group), as an
+out-of-memory killer or a lost node would: nothing gets to clean up. Tables and h5ad
+files are written under a temporary name and renamed (msc_response.io), so no file
+under its real name is ever half-written; after `snakemake --unlock`, the rerun
+(profiles/default sets --rerun-incomplete) redoes the interrupted job.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from msc_response.provenance import without_time_stamp
+
+from .conftest import ROOT, result_tables, run_snakemake
+
+pytestmark = pytest.mark.integration
+
+
+def start_snakemake(workdir, config, output):
+    workdir.mkdir(parents=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+        "--cores", "2",
+    ]
+    # A session of its own: the kill reaches snakemake and every job it started.
+    return subprocess.Popen(
+        command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT,
+    )
+
+
+def wait_for_de_job(process, workdir, timeout=600):
+    """Block until a DE job (rule deseq2*) has started its script: its log exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = list((workdir / "logs").glob("deseq2*/**/*.log"))
+        if started:
+            return started
+        if process.poll() is not None:
+            return None
+        time.sleep(0.05)
+    return None
+
+
+def test_killed_during_de_resumes_to_identical_results(reference_run, tmp_path):
+    reference, config = reference_run
+    workdir = tmp_path / "run"
+    with open(tmp_path / "first.log", "w") as output:
+        process = start_snakemake(workdir, config, output)
+        try:
+            started = wait_for_de_job(process, workdir)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    first = (tmp_path / "first.log").read_text()
+    assert started, f"no DE job started before the run ended:\n{first[-3000:]}"
+
+    # At the kill point the DE step had started and not finished ...
+    de_tables = list((workdir / "results" / "de").glob("*.summary.tsv"))
+    assert not de_tables, f"the DE step had already finished: {de_tables}"
+    # ... and every file under its real name is complete: the same bytes as the
+    # uninterrupted run's (at most a hidden temporary of an atomic write is left).
+    present = [
+        path for path in (workdir / "results").rglob("*")
+        if path.is_file() and "benchmarks" not in path.parts and not path.name.startswith(".")
+    ]
+    assert present, "nothing written before the DE step?"
+    for path in present:
+        relative = path.relative_to(workdir)
+        assert path.read_bytes() == (reference / relative).read_bytes(), (
+            f"{relative} differs from the uninterrupted run's: truncated at the kill?"
+        )
+
+    # The killed Snakemake left its lock (it cannot tell a kill from a second run
+    # still going): `--unlock`, as its message says, then the plain rerun, with the
+    # default profile's --rerun-incomplete, finishes the run.
+    run_snakemake(workdir, config, "--unlock")
+    resumed = run_snakemake(workdir, config)
+    assert "profiles/default" in resumed.stderr, "the default profile was not used"
+    assert result_tables(workdir) == result_tables(reference)
+    assert set(result_tables(workdir)) >= {"de/responder_vs_non_responder.tsv", "qc/samples_qc.tsv"}
+    # Same inputs, same record, apart from its time stamp.
+    record, expected = (
+        json.loads((run / "results" / "provenance.json").read_text()) for run in (workdir, reference)
+    )
+    assert without_time_stamp(record) == without_time_stamp(expected)
+    assert record["outputs"]["results/de/responder_vs_non_responder.tsv"]["sha256"]

@@ -1,0 +1,29 @@
+rule provenance:
+    input:
+        counts=config["counts"],
+        samples=config["samples"],
+        annotation=annotation_input(),
+        gene_sets=list(gene_set_files().values()),
+        results=provenance_results(),
+    output:
+        report(
+            "results/provenance.json",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+    log:
+        "logs/provenance.log",
+    benchmark:
+        "results/benchmarks/provenance.tsv"
+    # Checksums of the results, a second or two: on the submit node, not a SLURM job.
+    localrule: True
+    conda:
+        "../../envs/qc.yaml"
+    params:
+        config=config,
+        gene_set_names=list(gene_set_files()),
+        # Evaluated when the run is planned, in the checkout the Snakefile is in.
+        version=lambda wildcards: workflow_version(workflow.basedir),
+        requirements=os.path.join(workflow.basedir, "requirements.txt"),
+    script:
+        "../scripts/provenance.py"

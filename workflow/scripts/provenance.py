@@ -1,0 +1,37 @@
+"""Write results/provenance.json: versions, config, platform and checksums of the run."""
+
+import logging
+
+from msc_response.provenance import (
+    input_records,
+    output_records,
+    pinned_packages,
+    provenance,
+    tool_versions,
+    write_provenance,
+)
+from msc_response.scripting import run
+
+
+def main(snakemake):
+    record = provenance(
+        workflow=snakemake.params.version,
+        config=snakemake.params.config,
+        tools=tool_versions(pinned_packages(snakemake.params.requirements)),
+        inputs=input_records(
+            snakemake.input.counts,
+            snakemake.input.samples,
+            snakemake.input.annotation[0] if snakemake.input.annotation else None,
+            dict(zip(snakemake.params.gene_set_names, snakemake.input.gene_sets)),
+        ),
+        outputs=output_records(list(snakemake.input.results)),
+    )
+    write_provenance(record, snakemake.output[0])
+    logging.getLogger("msc_response").info(
+        "workflow %s, %d result files recorded",
+        record["workflow"]["git_commit"],
+        len(record["outputs"]),
+    )
+
+
+run(main, snakemake)
