@@ -17,7 +17,7 @@ Everything here is plain functions (no snakemake). The generator is seeded with
 Model (genes g, samples j)::
 
     log2 mu[g, j] = log2(s_j q_g) + lfc_g resp_j + src[g, source_j] + bat[g, batch_j]
-                    + sex[g] female_j + deg[g, j]
+                    + sex[g] female_j + sum_k L[g, k] f[j, k] + deg[g, j]
     alpha_g       = (asympt_disp + extra_pois / q_g) * exp(N(0, disp_sd))
     count[g, j]   ~ NB(mean = mu[g, j], dispersion = alpha_g)   (var = mu + alpha mu^2)
 
@@ -25,8 +25,9 @@ Model (genes g, samples j)::
 by hand for the curated MSC genes, heavy-tailed with a silent fraction for the
 rest); ``s_j`` are size factors; ``lfc_g`` is the planted responder vs
 non_responder log2 fold change (responder = test level), recorded in the truth
-table; ``src`` is relative to bone marrow; ``deg`` is the extra noise of one
-degraded sample (zero elsewhere).
+table; ``src`` is relative to bone marrow; ``L f`` are unmodelled donor / culture
+factors (balanced within every source x response cell); ``deg`` is the extra noise
+of one degraded sample (zero elsewhere).
 """
 
 from __future__ import annotations
