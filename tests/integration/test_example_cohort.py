@@ -120,5 +120,6 @@ def test_leaving_source_out_of_the_design_calls_source_genes(example_run, respon
     assert kept["flag"] == "note" and "keep 'source' in the design" in kept["message"]
     left_out = audit_row(response_only_run, "source")
     assert left_out["flag"] == "note"
-    assert "not in the design" in left_out["message"] and "~ source + response" in left_out["message"]
+    assert "not in the design" in left_out["message"]
+    assert "~ source + response" in left_out["message"]
     assert float(left_out["value"]) >= 0.3

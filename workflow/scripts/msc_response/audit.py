@@ -22,9 +22,9 @@ The audit is one long table (`results/qc/design_audit.tsv`), one row per fact:
 
 Columns: section, variable, level, covariate, measure, value, flag, message. `flag`
 is `ok`, `note` (worth knowing: e.g. a contrast variable unevenly spread over a
-covariate's levels, association >= `NOTE_ASSOCIATION`), `nearly_confounded` (association at least the
-configured threshold), `confounded` (the two cannot be told apart: the design is not
-full rank) or `error` (the run stops).
+covariate's levels, association >= `NOTE_ASSOCIATION`), `nearly_confounded`
+(association at least the configured threshold), `confounded` (the two cannot be
+told apart: the design is not full rank) or `error` (the run stops).
 """
 
 from __future__ import annotations

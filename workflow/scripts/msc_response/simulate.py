@@ -485,7 +485,9 @@ def _select_genes(rng, genes, forced_symbols, n_genes):
     sym2id = dict(zip(genes["symbol"], genes["gene_id"]))
     forced = {sym2id[s] for s in forced_symbols if s in sym2id}
     if n_genes < len(forced):
-        raise ValueError(f"n_genes={n_genes} is smaller than the {len(forced)} genes that must be kept")
+        raise ValueError(
+            f"n_genes={n_genes} is smaller than the {len(forced)} genes that must be kept"
+        )
     all_ids = np.array(sorted(genes["gene_id"]))
     rest = np.array([g for g in all_ids if g not in forced])
     n_rest = min(n_genes - len(forced), len(rest))
