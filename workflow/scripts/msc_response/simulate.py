@@ -546,7 +546,7 @@ def simulate_cohort(
     disp_sd: float = 0.5,
     size_factor_sd: float = 0.3,
     low_depth: float = 0.15,
-    degraded_sd: float = 0.5,
+    degraded_sd: float = 1.2,
     outlier_factor: tuple[float, float] = (20.0, 50.0),
     genes: pd.DataFrame | None = None,
 ) -> Cohort:
