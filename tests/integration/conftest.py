@@ -62,9 +62,10 @@ def run_snakemake(
 
 @pytest.fixture(scope="session")
 def small_cohort():
-    from msc_response.simulate import simulate_cohort
+    from msc_response.simulate import CLEAR_SIGNAL, simulate_cohort
 
-    return simulate_cohort(n_genes=3000, n_samples=24, seed=7)
+    # a clear signal: this fixture tests the workflow, the example cohort the realism
+    return simulate_cohort(n_genes=3000, n_samples=24, seed=7, **CLEAR_SIGNAL)
 
 
 @pytest.fixture(scope="session")

@@ -102,3 +102,29 @@ def test_confounded_pairs_name_the_variable_of_interest_first():
     s = typed(batch=["1", "2"] * 4, source=["a"] * 4 + ["b"] * 4, response=RESPONSE)
     [pair] = audit.confounded_pairs(s, ["batch", "source", "response"])
     assert pair.startswith("'response' is confounded with 'source'")
+
+
+def test_uneven_spread_is_noted_in_and_out_of_the_design():
+    raw = pd.DataFrame({
+        "sample": [f"S{i}" for i in range(8)],
+        "response": RESPONSE,
+        "source": ["a", "a", "a", "b", "a", "b", "b", "b"],  # Cramér's V 0.5
+        "donor": [f"D{i}" for i in range(8)],
+        "age": ["60", "70"] * 4,
+    })
+    kept = validation.coerce_sample_sheet(raw, "s.tsv", ["source", "response"])
+    table = audit.design_audit(kept, "~ source + response", ["response"])
+    row = rows(table, "association", variable="response", covariate="source").iloc[0]
+    assert row["value"] == pytest.approx(0.5)
+    assert row["flag"] == "note" and "keep 'source' in the design" in row["message"]
+
+    naive = validation.coerce_sample_sheet(raw, "s.tsv", ["response"])
+    table = audit.design_audit(naive, "~ response", ["response"])
+    left_out = rows(table, "association", variable="response").set_index("covariate")
+    assert set(left_out.index) == {"source", "age"}  # the identifier column is skipped
+    assert left_out.loc["source", "flag"] == "note"
+    assert "'source' is not in the design" in left_out.loc["source", "message"]
+    assert "'~ source + response'" in left_out.loc["source", "message"]
+    assert (left_out.loc["age", "measure"], left_out.loc["age", "flag"]) == ("eta", "ok")
+    assert left_out.loc["age", "value"] == pytest.approx(0.0)
+    assert audit.audit_warnings(table) == []  # notes stay in the table

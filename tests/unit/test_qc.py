@@ -160,9 +160,14 @@ def test_tissue_source_groups_far_from_the_rest_are_not_outliers():
         n_genes=4000,
         n_samples=41,
         seed=5,
-        n_source=1500,
-        source_lfc=(1.5, 4.0),
+        n_source_wharton=1500,
+        wharton_lfc=(1.5, 1.0, 4.0),
+        n_source_adipose=1500,
+        adipose_lfc=(1.5, 1.0, 4.0),
         source_fractions={"responder": (0.6, 0.3, 0.1), "non_responder": (0.7, 0.2, 0.1)},
+        n_donor_factors=0,  # donor spread would hide how far the source groups are
+        low_depth=0,  # no poor samples: none may be flagged here
+        degraded_sd=0,
     )
     sheet = cohort.samples.set_index("sample")
     table, _ = qc_of(cohort.counts, sheet, "~ batch + source + response")

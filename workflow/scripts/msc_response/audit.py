@@ -15,13 +15,16 @@ The audit is one long table (`results/qc/design_audit.tsv`), one row per fact:
   1 = one determines the other) for two categorical variables, the correlation ratio
   (`eta`, the share of a continuous covariate's spread explained by the groups,
   as a square root) for categorical vs continuous, and `abs_pearson_r` for two
-  continuous covariates;
+  continuous covariates; also between each contrast variable and every sample-sheet
+  column left out of the design (its message says so), because a covariate that is
+  unevenly spread over the groups and left out lets its effects pass for theirs;
 - `design`: samples, coefficients, rank and residual degrees of freedom.
 
 Columns: section, variable, level, covariate, measure, value, flag, message. `flag`
-is `ok`, `note` (worth knowing), `nearly_confounded` (association at least the
-configured threshold), `confounded` (the two cannot be told apart: the design is not
-full rank) or `error` (the run stops).
+is `ok`, `note` (worth knowing: e.g. a contrast variable unevenly spread over a
+covariate's levels, association >= `NOTE_ASSOCIATION`), `nearly_confounded`
+(association at least the configured threshold), `confounded` (the two cannot be
+told apart: the design is not full rank) or `error` (the run stops).
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+
+# Association (Cramér's V or eta) from which an uneven spread of a contrast variable over
+# a covariate is noted: Cohen's "medium" effect for V, and above what chance gives a
+# cohort of ~40 samples with three levels (V ~ sqrt(2 / 40) = 0.22 under independence).
+NOTE_ASSOCIATION = 0.3
 
 COLUMNS = ["section", "variable", "level", "covariate", "measure", "value", "flag", "message"]
 
@@ -220,11 +228,62 @@ def design_audit(
                 f"{warn_association:g}): their effects are hard to separate, so the "
                 f"'{a}' comparison has little power and depends on the model being right"
             )
+        elif a in interest and not np.isnan(value) and value >= NOTE_ASSOCIATION:
+            flag = "note"
+            message = (
+                f"'{a}' is unevenly spread over '{b}' ({measure} = {value:.2f}): keep '{b}' "
+                f"in the design, or its effects pass for '{a}' effects"
+            )
         rows.append(_row("association", a, covariate=b, measure=measure, value=value,
                          flag=flag, message=message))
 
+    rows += _left_out_rows(sheet, variables, interest)
     rows += _design_rows(sheet, design, design_matrix)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def left_out_covariates(sheet: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+    """Sample-sheet columns that are not in the design but could be covariates, typed
+    as design variables would be (all numbers: continuous; else labels). Identifier
+    columns (one value per sample), constant columns and columns with blanks are left
+    out."""
+    from .validation import MISSING_VALUES
+
+    typed = {}
+    for column in sheet.columns:
+        if column == "sample" or column in variables:
+            continue
+        values = sheet[column].astype(str)
+        if values.isin(MISSING_VALUES).any() or not 1 < values.nunique() < len(values):
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        typed[column] = (
+            numeric.astype(float) if numeric.notna().all()
+            else pd.Categorical(values, categories=sorted(values.unique()))
+        )
+    return pd.DataFrame(typed, index=sheet.index)
+
+
+def _left_out_rows(sheet, variables, interest) -> list[dict]:
+    extra = left_out_covariates(sheet, variables)
+    rows = []
+    for a in interest:
+        frame = pd.concat([sheet[[a]], extra], axis=1)
+        for b in extra.columns:
+            measure, value, why = association(frame, a, b)
+            flag, message = "ok", f"'{b}' is not in the design"
+            if why or (not np.isnan(value) and value >= NOTE_ASSOCIATION):
+                flag = "note"
+                message = (
+                    f"'{b}' is not in the design but is unevenly spread over '{a}' "
+                    f"({measure} = {value:.2f}): if '{b}' affects expression, its effects "
+                    f"pass for '{a}' effects; add it to the design (e.g. '~ {b} + {a}')"
+                )
+                if why:
+                    message = f"{why}: '{b}' (not in the design) and '{a}' cannot be told apart"
+            rows.append(_row("association", a, covariate=b, measure=measure, value=value,
+                             flag=flag, message=message))
+    return rows
 
 
 def _design_rows(sheet, design, design_matrix) -> list[dict]:
