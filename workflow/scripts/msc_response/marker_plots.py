@@ -25,8 +25,10 @@ GROUP_COLOURS = {"test": "#c44e52", "reference": "#4c72b0"}
 PALETTES = ["Set2", "tab10", "Dark2", "Pastel1", "Accent"]
 
 
-def _save(fig, path) -> None:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=PNG_METADATA)
+def _save(fig, path, tight: bool = True) -> None:
+    """`tight=False` for figures laid out by hand: a tight bounding box costs a second
+    full draw, which is most of the time of a many-panel figure."""
+    fig.savefig(path, dpi=DPI, bbox_inches="tight" if tight else None, metadata=PNG_METADATA)
     plt.close(fig)
 
 
@@ -48,13 +50,22 @@ def _wrap_level(level: str) -> str:
     return level if len(level) <= 10 else level.replace("_", "_\n", 1)
 
 
-def _decades(values: pd.Series) -> tuple[float, float]:
-    """y-limits at whole powers of ten around the values (0 when a value is below 1),
-    so every panel shows at least two labelled ticks."""
+def _log_axis(ax, values: np.ndarray) -> None:
+    """y on log10(count + 1), ticked at whole powers of ten (0 included when a value
+    is below 1), so every panel has at least two labelled ticks. Cheaper to draw than
+    a symlog scale, which matters for dozens of panels."""
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
-    bottom = 0.0 if low < 1 else 10 ** np.floor(np.log10(low))
-    top = 10 ** np.ceil(np.log10(max(high, 1) * 1.05))
-    return bottom, top
+    bottom = 0 if low < 1 else int(np.floor(np.log10(low)))
+    top = int(np.ceil(np.log10(max(high, 1) * 1.05)))
+    top = max(top, bottom + 1)
+    ticks = list(range(bottom, top + 1))
+    positions = [0.0 if (k == 0 and low < 1) else np.log10(10.0**k + 1) for k in ticks]
+    labels = ["0" if (k == 0 and low < 1) else f"$10^{{{k}}}$" for k in ticks]
+    if low < 1:  # 0 and 1 share the bottom: label 1 at log10(2), 0 at 0
+        positions, labels = [0.0] + positions[1:], ["0"] + labels[1:]
+    ax.set_yticks(positions, labels)
+    ax.set_ylim(positions[0] - 0.05 * (positions[-1] - positions[0]), positions[-1])
+    ax.minorticks_off()
 
 
 def strip_plots(
@@ -69,7 +80,7 @@ def strip_plots(
     ncols: int = 6,
 ) -> None:
     """One small strip plot per column of `values` (samples x genes): x = group (in
-    `order`), y on a log scale, points coloured by `colour` (e.g. tissue source),
+    `order`), y = count on a log10(count + 1) axis, points coloured by `colour` (e.g. tissue source),
     a black bar at each group's median. Plain matplotlib scatter with a fixed
     jitter: as seaborn's stripplot, several times faster for dozens of panels."""
     genes = list(values.columns)
@@ -78,9 +89,10 @@ def strip_plots(
         return
     ncols = min(ncols, len(genes))
     nrows = int(np.ceil(len(genes) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols + 1.5, 2.4 * nrows + 0.8),
-                             squeeze=False)
-    fig.subplots_adjust(wspace=0.45, hspace=0.65, top=1 - 0.6 / (2.4 * nrows + 0.8))
+    width, height = 2.2 * ncols + 1.8, 2.15 * nrows + 0.8
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(left=0.9 / width, right=1 - 1.6 / width, bottom=0.6 / height,
+                        top=1 - 0.6 / height, wspace=0.45, hspace=0.6)
     position = pd.Categorical(groups.astype(str), categories=order).codes.astype(float)
     jitter = np.random.default_rng(0).uniform(-0.22, 0.22, len(position))
     if colour is not None:
@@ -90,14 +102,14 @@ def strip_plots(
     else:
         point_colours = "#4c72b0"
     for ax, gene in zip(axes.flat, genes):
-        y = values[gene].to_numpy(dtype=float)
+        raw = values[gene].to_numpy(dtype=float)
+        y = np.log10(raw + 1)
         ax.scatter(position + jitter, y, s=9, c=point_colours, linewidths=0)
         for i in range(len(order)):
             members = y[position == i]
             if len(members):
                 ax.hlines(np.median(members), i - 0.3, i + 0.3, color="black", lw=1.5)
-        ax.set_yscale("symlog", linthresh=1)  # zeros stay visible
-        ax.set_ylim(*_decades(y))
+        _log_axis(ax, raw)
         ax.set_xlim(-0.6, len(order) - 0.4)
         ax.set_xticks(range(len(order)), [_wrap_level(level) for level in order])
         ax.set_title(titles.get(gene, gene), fontsize=8)
@@ -108,9 +120,10 @@ def strip_plots(
     if colour is not None:
         handles = [matplotlib.patches.Patch(color=palette[h], label=h) for h in levels]
         fig.legend(handles=handles, title=colour.name, loc="upper left",
-                   bbox_to_anchor=(0.91, 0.95), fontsize=8, title_fontsize=8, frameon=False)
+                   bbox_to_anchor=(1 - 1.5 / width, 1 - 0.6 / height), fontsize=8,
+                   title_fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    _save(fig, path, tight=False)
 
 
 # ---------------------------------------------------------------- heatmap
@@ -193,7 +206,7 @@ def panel_dotplot(
     for name, symbols in panel.items():
         found = [s for s in symbols if s in log_values.columns]
         if found:
-            present[textwrap.fill(name.replace("_", " "), max(10, 5 * len(found)))] = found
+            present[textwrap.fill(name.replace("_", " "), max(8, int(4.5 * len(found))))] = found
     if not present:
         message_figure(path, title, "No panel gene is in the data.")
         return
@@ -208,11 +221,11 @@ def panel_dotplot(
         expression_cutoff=expressed_cutoff, var_group_rotation=0,
         colorbar_title="mean log2 expression\n(scaled per gene)",
         size_title="fraction of samples\nexpressing",
-        figsize=(max(6, 0.42 * n_genes + 3), 2.6 + 0.3 * adata.obs["group"].nunique()),
+        figsize=(max(6, 0.5 * n_genes + 3), 2.6 + 0.3 * adata.obs["group"].nunique()),
         show=False, return_fig=True,
     )
     dot.make_figure()
-    dot.fig.suptitle(title, y=1.05, fontsize=11)
+    dot.fig.suptitle(title, y=1.12, fontsize=11)
     _save(dot.fig, path)
 
 
@@ -314,7 +327,7 @@ def signature_roc(result, path, title: str) -> None:
     right.set_xlabel("")
     right.set_title(
         f"AUROC {perf['auroc_mean']:.2f} (null {perf['null_auroc_mean']:.2f}, p {perf['p_value']:.2g})\n"
-        f"black: mean with 95% sampling interval (Hanley-McNeil)", fontsize=9)
+        f"black: mean, conservative 95% interval from the group sizes", fontsize=9)
     fig.suptitle(title, fontsize=11)
     fig.text(0.5, -0.06, textwrap.fill(perf["note"], 150), ha="center", va="top", fontsize=7.5)
     fig.tight_layout()
