@@ -8,9 +8,14 @@ genes on all samples. A label-permutation null run through the same procedure si
 beside it.
 
 Per training set (outer or inner): (1) covariate effects (tissue source, batch, ...)
-are fitted on the training samples with the label in the model and removed from
-training and held-out samples alike, with the training fit; so the classifier cannot
-score a sample by its source; (2) the `max_genes` genes with the largest |t| between
+are fitted on the training samples and removed from training and held-out samples
+alike, with the training fit, so the classifier cannot score a sample by its source.
+The label is deliberately not in that fit: with it, and a source that holds (almost)
+only one group, the errors of the label's and the source's coefficients are tied,
+gene selection picks genes whose source effect was misestimated in the direction of
+the label, and held-out samples of that source shift accordingly (measured on
+no-signal data with responders mostly from one source: held-out AUROC 0.73 with the
+label in the fit, 0.5 without); (2) the `max_genes` genes with the largest |t| between
 the groups are kept; (3) they are standardised with training means/SDs; (4) a penalised
 logistic regression with balanced class weights is fitted (L2 by default: on
 null data it was the least biased, held-out AUROC 0.52 +- 0.12 against 0.46 +- 0.08
@@ -89,9 +94,9 @@ def welch_t(values: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def prepare(values: np.ndarray, y: np.ndarray, covariates: np.ndarray, max_genes: int) -> FoldModel:
-    """Covariate removal, gene choice and scaling, fitted on training samples only."""
-    kept = np.column_stack([np.ones(len(y)), y])
-    fit = fit_covariates(values, kept, covariates)
+    """Covariate removal (without the label, see the module docstring), gene choice
+    and scaling, fitted on training samples only."""
+    fit = fit_covariates(values, np.ones((len(y), 1)), covariates)
     adjusted = fit.remove(values, covariates)
     t = welch_t(adjusted, y)
     # Stable order: by |t|, then column index, so reruns pick the same genes.
