@@ -286,3 +286,30 @@ def test_identity_cohort_wide_marker_does_not_flag_everyone():
     adata.layers["normalised"][:, 4] = rng.normal(700, 80, adata.n_obs)  # CD34 in every sample
     table = markers.identity_table(adata, POSITIVE, NEGATIVE[:2] + ["NOT_THERE"], **IDENTITY)
     assert not table["flagged"].any()
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_figures_without_colour_and_without_markers(tmp_path):
+    """Every figure is written when the sheet has no colour column and no gene
+    passes (the figures then say so); the labelled volcano is byte-identical when
+    drawn twice."""
+    from msc_response import marker_plots
+
+    adata, de = _dataset()
+    de["pvalue"] = de["padj"] / 10
+    samples = markers.contrast_samples(adata, CONTRAST)
+    panel = {"mine": ["S00", "S05", "S20", "NOPE"]}
+    rows = markers.panel_table(de, samples, panel, alpha=0.05, expressed_min_count=10,
+                               n_boot=50, seed=1)
+    names = ["strip_top", "strip_panel", "heatmap", "panel_dotplot", "volcano_panel"]
+    paths = {name: tmp_path / f"{name}.png" for name in names}
+    marker_plots.contrast_figures(
+        de, pd.DataFrame(columns=markers.MARKER_COLUMNS), rows, panel, samples, name="c",
+        alpha=0.05, n_strip=4, heatmap_genes=6, colour_by="not_a_column",
+        expressed_min_count=10, paths=paths,
+    )
+    assert all(path.read_bytes()[:4] == b"\x89PNG" for path in paths.values())
+    marker_plots.volcano_panel(de, rows, 0.05, tmp_path / "again.png", "c")
+    assert (tmp_path / "again.png").read_bytes() == paths["volcano_panel"].read_bytes()

@@ -253,7 +253,7 @@ def too_few_samples(n_test: int, n_reference: int, settings: SignatureSettings) 
     inner_ok = smallest * (settings.outer_folds - 1) // settings.outer_folds >= settings.inner_folds
     if smallest < max(settings.min_per_group, settings.outer_folds) or not inner_ok:
         return (
-            f"skipped: the smaller group has {smallest} samples ({n_test} test, "
+            f"the smaller group has {smallest} samples ({n_test} test, "
             f"{n_reference} reference); the nested cross-validation needs at least "
             f"{max(settings.min_per_group, settings.outer_folds)} per group "
             f"(markers.signature.min_per_group, outer_folds)"
