@@ -311,5 +311,5 @@ def test_figures_without_colour_and_without_markers(tmp_path):
         expressed_min_count=10, paths=paths,
     )
     assert all(path.read_bytes()[:4] == b"\x89PNG" for path in paths.values())
-    marker_plots.volcano_panel(de, rows, 0.05, tmp_path / "again.png", "c")
+    marker_plots.volcano_panel(de, rows, 0.05, tmp_path / "again.png", "Volcano with panel genes: c")
     assert (tmp_path / "again.png").read_bytes() == paths["volcano_panel"].read_bytes()
