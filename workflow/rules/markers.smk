@@ -3,11 +3,6 @@
 # tables and results/dataset.h5ad; nothing here re-tests differential expression.
 
 
-def marker_params(wildcards):
-    """What every marker job needs: the contrast and the whole `markers` section."""
-    return config["contrasts"][wildcards.contrast]
-
-
 rule identity_check:
     input:
         dataset="results/dataset.h5ad",
@@ -59,7 +54,7 @@ rule markers:
     resources:
         mem_mb=2000,
     params:
-        contrast=marker_params,
+        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
         settings=config["markers"],
         alpha=marker_alpha(),
         basedir=workflow.basedir,
@@ -114,7 +109,7 @@ rule marker_plots:
     resources:
         mem_mb=2000,
     params:
-        contrast=marker_params,
+        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
         settings=config["markers"],
         alpha=marker_alpha(),
         basedir=workflow.basedir,
@@ -153,7 +148,7 @@ rule signature:
     resources:
         mem_mb=2000,
     params:
-        contrast=marker_params,
+        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
         settings=config["markers"]["signature"],
     script:
         "../scripts/signature.py"
