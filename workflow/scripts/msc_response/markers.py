@@ -37,6 +37,8 @@ PANEL_COLUMNS = [
     "auroc_ci_high", "note",
 ]
 PANEL_STATUSES = ("up", "down", "not significant", "low counts", "not in data")
+# The DE table's numbers a panel row carries.
+DE_NUMBERS = ["baseMean", "log2FoldChange", "log2FoldChange_shrunk", "padj"]
 # DE statuses whose missing padj means "too few reads to test".
 LOW_COUNT_STATUSES = ("low_counts", "independent_filtering")
 
@@ -134,7 +136,16 @@ def bootstrap_auroc_ci(
 
 
 def _gene_positions(adata: ad.AnnData, gene_ids) -> np.ndarray:
-    return adata.var_names.get_indexer(pd.Index(gene_ids))
+    """Column positions of `gene_ids` in the dataset; an InputError if the DE table
+    has genes the dataset lacks (they come from different runs)."""
+    positions = adata.var_names.get_indexer(pd.Index(gene_ids))
+    if (positions < 0).any():
+        missing = list(pd.Index(gene_ids)[positions < 0][:5])
+        raise InputError(
+            f"Genes {missing} of the DE table are not in results/dataset.h5ad: the DE "
+            f"table and the dataset come from different runs. Rerun the workflow."
+        )
+    return positions
 
 
 def group_summary(
@@ -149,12 +160,6 @@ def group_summary(
     """Group means of normalised counts, fraction of samples expressing (normalised
     count >= `expressed_min_count`), AUROC and its bootstrap CI, per gene ID."""
     positions = _gene_positions(samples.adata, gene_ids)
-    if (positions < 0).any():
-        missing = list(pd.Index(gene_ids)[positions < 0][:5])
-        raise InputError(
-            f"Genes {missing} of the DE table are not in results/dataset.h5ad: the DE "
-            f"table and the dataset come from different runs. Rerun the workflow."
-        )
     normalised = np.asarray(samples.adata.layers["normalised"], dtype=float)[:, positions]
     values = adjusted[:, positions]
     t, r = samples.is_test, ~samples.is_test
@@ -218,7 +223,7 @@ def marker_table(
     if adjusted is None:
         adjusted = samples.adjusted_vst()
     positions = _gene_positions(samples.adata, candidates["gene_id"])
-    candidates["auroc"] = auroc(adjusted[:, np.maximum(positions, 0)], samples.is_test)
+    candidates["auroc"] = auroc(adjusted[:, positions], samples.is_test)
     candidates["direction"] = np.where(candidates[lfc] > 0, "up", "down")
     chosen = []
     for direction, sign in (("up", -1), ("down", 1)):
@@ -239,10 +244,7 @@ def marker_table(
         seed=seed,
     )
     table = table.drop(columns=["auroc"]).join(summary, on="gene_id")
-    for column in ("log2FoldChange_shrunk",):
-        if column not in table:
-            table[column] = np.nan
-    return table[MARKER_COLUMNS].reset_index(drop=True)
+    return table.reindex(columns=MARKER_COLUMNS).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- panel
@@ -328,43 +330,26 @@ def panel_table(
                 note = "; ".join(
                     filter(None, [note, f"{row['_copies']} genes with this symbol: the most expressed shown"])
                 )
-            rows.append(
-                {
-                    "panel": name,
-                    "symbol": symbol,
-                    "gene_id": None if row is None else row["gene_id"],
-                    "status": status,
-                    "baseMean": np.nan if row is None else row["baseMean"],
-                    "log2FoldChange": np.nan if row is None else row["log2FoldChange"],
-                    "log2FoldChange_shrunk": np.nan
-                    if row is None
-                    else row.get("log2FoldChange_shrunk", np.nan),
-                    "padj": np.nan if row is None else row["padj"],
-                    "note": note,
-                }
-            )
-    table = pd.DataFrame(rows, columns=[c for c in PANEL_COLUMNS if c not in (
-        "mean_test", "mean_reference", "auroc", "auroc_ci_low", "auroc_ci_high")])
-    if table.empty:
-        return pd.DataFrame(columns=PANEL_COLUMNS)
+            numbers = {c: np.nan for c in DE_NUMBERS} if row is None else {
+                c: row.get(c, np.nan) for c in DE_NUMBERS
+            }
+            rows.append({"panel": name, "symbol": symbol,
+                         "gene_id": None if row is None else row["gene_id"],
+                         "status": status, "note": note, **numbers})
+    table = pd.DataFrame(rows, columns=["panel", "symbol", "gene_id", "status", "note", *DE_NUMBERS])
     found = table["gene_id"].dropna().unique()
     if len(found):
-        if adjusted is None:
-            adjusted = samples.adjusted_vst()
         summary = group_summary(
             samples,
             found,
             expressed_min_count=expressed_min_count,
-            adjusted=adjusted,
+            adjusted=samples.adjusted_vst() if adjusted is None else adjusted,
             n_boot=n_boot,
             seed=seed,
         )
-        summary = summary[["mean_test", "mean_reference", "auroc", "auroc_ci_low", "auroc_ci_high"]]
-        table = table.join(summary, on="gene_id")
-    for column in PANEL_COLUMNS:
-        if column not in table:
-            table[column] = np.nan
-    return table[PANEL_COLUMNS]
+        table = table.join(summary.drop(columns=["frac_expressed_test", "frac_expressed_reference"]),
+                           on="gene_id")
+    return table.reindex(columns=PANEL_COLUMNS)
 
 
 # ---------------------------------------------------------------- MSC identity
@@ -462,10 +447,11 @@ def identity_table(
             "sample": list(adata.obs_names),
             "flagged": [bool(r) for r in reasons],
             "reason": reasons,
-            "positive_score": pos_log.mean(axis=1).to_numpy() if pos.shape[1] else np.nan,
-            "negative_score": neg_log.mean(axis=1).to_numpy() if neg.shape[1] else np.nan,
-            "positive_min_z": pos_z.min(axis=1).to_numpy() if pos.shape[1] else np.nan,
-            "negative_max_z": neg_z.max(axis=1).to_numpy() if neg.shape[1] else np.nan,
+            # NaN when no marker of a set is in the data
+            "positive_score": pos_log.mean(axis=1).to_numpy(),
+            "negative_score": neg_log.mean(axis=1).to_numpy(),
+            "positive_min_z": pos_z.min(axis=1).to_numpy(),
+            "negative_max_z": neg_z.max(axis=1).to_numpy(),
         }
     )
     # Per-marker normalised counts, so the report can show why.
