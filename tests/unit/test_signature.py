@@ -107,7 +107,7 @@ def test_small_group_is_skipped_with_a_note():
 
 
 def test_seeded_runs_are_identical():
-    values, obs, is_test, ids = cohort(informative=4, effect=0.6)
+    values, obs, is_test, ids = cohort(informative=8)
     first, second = (run(values, obs, is_test, ids, repeats=2, permutations=2) for _ in "ab")
     pd.testing.assert_frame_equal(first.performance, second.performance)
     pd.testing.assert_frame_equal(first.signature, second.signature)
