@@ -66,13 +66,14 @@ def main() -> None:
     import pandas as pd
 
     from msc_response import marker_plots, markers
+    from msc_response.marker_config import check_marker_config
     from msc_response.signature import SignatureSettings, run_signature
 
     settings = yaml.safe_load((ROOT / "config/config.yaml").read_text())["markers"]
     contrast = yaml.safe_load((ROOT / "config/config.yaml").read_text())["contrasts"][CONTRAST]
     adata = timed("read dataset.h5ad", lambda: ad.read_h5ad(results / "dataset.h5ad"))
     de = pd.read_csv(results / f"de/{CONTRAST}.tsv", sep="\t")
-    panel = markers.check_marker_config(settings, ROOT).panel
+    panel = check_marker_config(settings, ROOT).panel
     table, rows = timed("markers.tsv + panel.tsv", lambda: markers.contrast_tables(
         de, adata, contrast, panel, settings, 0.05))
     samples = markers.contrast_samples(adata, contrast)
@@ -83,7 +84,7 @@ def main() -> None:
         n_strip=settings["plots"]["strip_genes"], heatmap_genes=settings["plots"]["heatmap_genes"],
         colour_by=settings["plots"]["colour_by"], expressed_min_count=settings["expressed_min_count"],
         paths={name: out / f"{name}.png" for name in names}))
-    checked = markers.check_marker_config(settings, ROOT)
+    checked = check_marker_config(settings, ROOT)
     timed("identity.tsv", lambda: markers.identity_table(
         adata, checked.positive, checked.negative,
         **{k: settings["identity"][k] for k in ("positive_min_count", "negative_min_count", "z")}))

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from msc_response import markers
+from msc_response.marker_config import check_marker_config, resolve_panel
 from msc_response.covariates import design_parts, fit_covariates, remove_covariates
 from msc_response.errors import InputError
 from msc_response.gene_sets import read_gmt
@@ -217,11 +218,11 @@ def test_panel_statuses():
 
 
 def test_panel_from_gmt_and_config():
-    panel = markers.resolve_panel(GMT, ["ALTANER2013_CLI_RESPONDER_UP"], {"qpcr": ["IL6", "VEGFA", "IL6"]})
+    panel = resolve_panel(GMT, ["ALTANER2013_CLI_RESPONDER_UP"], {"qpcr": ["IL6", "VEGFA", "IL6"]})
     assert panel == {"ALTANER2013_CLI_RESPONDER_UP": ["IL4", "IL6", "CCL4", "CDH1", "PDX1"],
                      "qpcr": ["IL6", "VEGFA"]}
     with pytest.raises(InputError, match="NOT_A_SET"):
-        markers.resolve_panel(GMT, ["NOT_A_SET"], {})
+        resolve_panel(GMT, ["NOT_A_SET"], {})
 
 
 def test_check_marker_config_finds_the_bundled_gmt(tmp_path, monkeypatch):
@@ -229,12 +230,12 @@ def test_check_marker_config_finds_the_bundled_gmt(tmp_path, monkeypatch):
     import yaml
 
     settings = yaml.safe_load((ROOT / "config/config.yaml").read_text())["markers"]
-    checked = markers.check_marker_config(settings, ROOT)
+    checked = check_marker_config(settings, ROOT)
     assert checked.gmt == str(ROOT / "resources/gene_sets/msc_biology.gmt")
     assert checked.positive == POSITIVE and checked.negative == NEGATIVE
     settings["identity"] = {**settings["identity"], "negative_set": "TYPO"}
     with pytest.raises(InputError, match="negative_set"):
-        markers.check_marker_config(settings, ROOT)
+        check_marker_config(settings, ROOT)
 
 
 # ---------------------------------------------------------------- identity

@@ -10,7 +10,7 @@ from msc_response.audit import audit_warnings, design_audit  # noqa: E402
 from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
-from msc_response.markers import check_marker_config  # noqa: E402
+from msc_response.marker_config import check_marker_config  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
 

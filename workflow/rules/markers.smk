@@ -4,6 +4,8 @@
 
 
 rule identity_check:
+    # a few seconds on any cohort: not worth a cluster job
+    localrule: True
     input:
         dataset="results/dataset.h5ad",
         gmt=marker_gmt_input(),

@@ -3,18 +3,19 @@
 import anndata as ad
 
 from msc_response import markers
+from msc_response.marker_config import check_marker_config
 from msc_response.io import write_table
 from msc_response.scripting import run
 
 
 def main(snakemake):
     params = snakemake.params
-    marker_config = markers.check_marker_config(params.settings, params.basedir)
+    checked = check_marker_config(params.settings, params.basedir)
     identity = params.settings["identity"]
     table = markers.identity_table(
         ad.read_h5ad(snakemake.input.dataset),
-        marker_config.positive,
-        marker_config.negative,
+        checked.positive,
+        checked.negative,
         positive_min_count=identity["positive_min_count"],
         negative_min_count=identity["negative_min_count"],
         z=identity["z"],

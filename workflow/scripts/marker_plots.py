@@ -4,6 +4,7 @@ import anndata as ad
 import pandas as pd
 
 from msc_response import marker_plots, markers
+from msc_response.marker_config import check_marker_config
 from msc_response.scripting import run
 
 
@@ -16,7 +17,7 @@ def main(snakemake):
         read(snakemake.input.de),
         read(snakemake.input.markers),
         read(snakemake.input.panel),
-        markers.check_marker_config(settings, params.basedir).panel,
+        check_marker_config(settings, params.basedir).panel,
         markers.contrast_samples(adata, params.contrast),
         name=snakemake.wildcards.contrast,
         alpha=params.alpha,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +18,6 @@ import pandas as pd
 
 from .covariates import remove_covariates
 from .errors import InputError
-from .gene_sets import read_gmt
 
 if TYPE_CHECKING:  # the config check at parse time must not pay for importing anndata
     import anndata as ad
@@ -250,30 +248,6 @@ def marker_table(
 # ---------------------------------------------------------------- panel
 
 
-def resolve_panel(
-    gmt: str | Path | None, sets: list[str], extra: dict[str, list[str]] | None
-) -> dict[str, list[str]]:
-    """Panel name -> symbols: the named sets of the GMT file, then the config's own
-    lists (`extra`; a name already taken from the GMT is replaced)."""
-    panel: dict[str, list[str]] = {}
-    if sets:
-        if not gmt:
-            raise InputError("config 'markers.panel_sets' needs 'markers.panel_gmt' (a GMT file).")
-        available = read_gmt(gmt)
-        unknown = [name for name in sets if name not in available]
-        if unknown:
-            raise InputError(
-                f"config 'markers.panel_sets': {', '.join(repr(u) for u in unknown)} not in "
-                f"'{gmt}'. Sets there: {', '.join(available)}."
-            )
-        panel = {name: list(available[name][1]) for name in sets}
-    for name, symbols in (extra or {}).items():
-        if not symbols:
-            raise InputError(f"config 'markers.panel.{name}': give at least one gene symbol.")
-        panel[str(name)] = [str(s) for s in dict.fromkeys(symbols)]
-    return panel
-
-
 def _symbol_lookup(de: pd.DataFrame, symbols) -> dict[str, pd.Series]:
     """Symbol -> its DE row, for the wanted symbols; several genes with one symbol:
     the one with the highest baseMean, with `_copies` saying how many there are."""
@@ -459,50 +433,7 @@ def identity_table(
     return pd.concat([table, markers.reset_index(drop=True)], axis=1)
 
 
-# ---------------------------------------------------------------- config and one contrast
-
-
-def resolve_resource(path: str | None, basedir: str | Path) -> str | None:
-    """A relative path as given if it exists from the working directory, else from
-    the workflow's own folder (where the bundled gene sets live)."""
-    if not path:
-        return None
-    if Path(path).is_absolute() or Path(path).exists():
-        return str(path)
-    bundled = Path(basedir) / path
-    return str(bundled) if bundled.exists() else str(path)
-
-
-@dataclass
-class MarkerConfig:
-    """The `markers` config section checked at parse time."""
-
-    gmt: str | None
-    panel: dict[str, list[str]]
-    positive: list[str]
-    negative: list[str]
-
-
-def check_marker_config(settings: dict, basedir: str | Path) -> MarkerConfig:
-    """Read the panel's GMT once and check every set the config names; InputError
-    (with the file and the available sets) otherwise."""
-    gmt = resolve_resource(settings.get("panel_gmt"), basedir)
-    panel = resolve_panel(gmt, settings.get("panel_sets") or [], settings.get("panel") or {})
-    identity = settings["identity"]
-    sets = read_gmt(gmt) if gmt else {}
-    members = {}
-    for key in ("positive_set", "negative_set"):
-        name = identity[key]
-        if name in (settings.get("panel") or {}):
-            members[key] = list(settings["panel"][name])
-        elif name in sets:
-            members[key] = list(sets[name][1])
-        else:
-            raise InputError(
-                f"config 'markers.identity.{key}': '{name}' is neither a set of "
-                f"'{gmt}' nor a list in 'markers.panel'. Sets there: {', '.join(sets) or 'none'}."
-            )
-    return MarkerConfig(gmt, panel, members["positive_set"], members["negative_set"])
+# ---------------------------------------------------------------- one contrast
 
 
 def contrast_tables(
