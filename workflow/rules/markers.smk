@@ -4,8 +4,6 @@
 
 
 rule identity_check:
-    # a few seconds on any cohort: not worth a cluster job
-    localrule: True
     input:
         dataset="results/dataset.h5ad",
         gmt=marker_gmt_input(),
@@ -20,6 +18,8 @@ rule identity_check:
         "logs/identity_check.log",
     benchmark:
         "results/benchmarks/identity_check.tsv"
+    # a few seconds on any cohort: not worth a cluster job
+    localrule: True
     conda:
         "../../envs/markers.yaml"
     params:
