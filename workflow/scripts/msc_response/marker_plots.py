@@ -51,18 +51,20 @@ def _wrap_level(level: str) -> str:
 
 
 def _log_axis(ax, values: np.ndarray) -> None:
-    """y on log10(count + 1), ticked at whole powers of ten (0 included when a value
-    is below 1), so every panel has at least two labelled ticks. Cheaper to draw than
-    a symlog scale, which matters for dozens of panels."""
+    """y on log10(count + 1), ticked at whole powers of ten (and at 0 when a value is
+    below 1), so every panel has at least two labelled ticks. Cheaper to draw than a
+    symlog scale, which matters for dozens of panels."""
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
-    bottom = 0 if low < 1 else int(np.floor(np.log10(low)))
-    top = int(np.ceil(np.log10(max(high, 1) * 1.05)))
-    top = max(top, bottom + 1)
-    ticks = list(range(bottom, top + 1))
-    positions = [0.0 if (k == 0 and low < 1) else np.log10(10.0**k + 1) for k in ticks]
-    labels = ["0" if (k == 0 and low < 1) else f"$10^{{{k}}}$" for k in ticks]
-    if low < 1:  # 0 and 1 share the bottom: label 1 at log10(2), 0 at 0
-        positions, labels = [0.0] + positions[1:], ["0"] + labels[1:]
+    top = max(1, int(np.ceil(np.log10(max(high, 1) * 1.05))))
+    if low < 1:
+        # 1 gets its own tick only where it does not crowd the 0 below it
+        powers = range(0 if top <= 2 else 1, top + 1)
+        positions, labels = [0.0], ["0"]
+    else:
+        powers = range(int(np.floor(np.log10(low))), top + 1)
+        positions, labels = [], []
+    positions += [np.log10(10.0**k + 1) for k in powers]
+    labels += [f"$10^{{{k}}}$" for k in powers]
     ax.set_yticks(positions, labels)
     ax.set_ylim(positions[0] - 0.05 * (positions[-1] - positions[0]), positions[-1])
     ax.minorticks_off()
