@@ -50,9 +50,10 @@ def plant_identity(cohort, non_msc: str, seed: int = 5):
 
 @pytest.fixture(scope="module")
 def marker_run(tmp_path_factory):
-    from msc_response.simulate import simulate_cohort
+    from msc_response.simulate import CLEAR_SIGNAL, simulate_cohort
 
-    cohort = simulate_cohort(n_genes=2000, n_samples=30, seed=11)
+    # a clear signal: this tests the stage's plumbing; the example cohort its realism
+    cohort = simulate_cohort(n_genes=2000, n_samples=30, seed=11, **CLEAR_SIGNAL)
     responders = cohort.samples.loc[cohort.samples["response"] == "responder", "sample"]
     non_msc = responders.iloc[3]
     cohort = plant_identity(cohort, non_msc)
