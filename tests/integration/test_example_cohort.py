@@ -75,6 +75,7 @@ def example_run(tmp_path_factory):
         DE_TABLE,
         "results/qc/samples_qc.tsv",
         *(f"results/markers/responder_vs_non_responder/{name}.tsv" for name in MARKER_TABLES),
+        "results/markers/identity.tsv",
     )
     return workdir
 
@@ -138,6 +139,14 @@ def test_panel_marks_the_published_responder_markers_up(example_run: Path):
     seeds = panel[panel["panel"] == "ALTANER2013_CLI_RESPONDER_UP"].set_index("symbol")
     assert seeds.index.tolist() == SEEDS
     assert (seeds["status"] == "up").all(), seeds[["status", "padj"]]
+
+
+def test_identity_check_passes_every_example_sample(example_run: Path):
+    """All 41 are MSCs (ISCT markers at MSC levels), the shallow and the degraded
+    sample included: those are QC problems, not a different cell type."""
+    identity = pd.read_csv(example_run / "results/markers/identity.tsv", sep="\t")
+    assert len(identity) == 41
+    assert not identity["flagged"].any(), identity.loc[identity["flagged"], ["sample", "reason"]]
 
 
 def test_signature_beats_its_permutation_null(example_run: Path):

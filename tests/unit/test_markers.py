@@ -276,9 +276,12 @@ def test_identity_flags_the_haematopoietic_sample_only():
 def test_identity_flags_a_sample_without_positive_markers():
     adata = _msc_cohort()
     adata.layers["normalised"][3, 1] = 2  # THY1 lost
+    adata.layers["normalised"][9, :3] /= 6  # all three diluted: another cell type
+    adata.layers["normalised"][12, 2] /= 4  # one marker low, the others normal: a donor
     table = markers.identity_table(adata, POSITIVE, NEGATIVE, **IDENTITY)
-    assert table.index[table["flagged"]].tolist() == [3]
-    assert "THY1" in table.loc[3, "reason"]
+    assert table.index[table["flagged"]].tolist() == [3, 9]
+    assert "THY1" in table.loc[3, "reason"] and "absent" in table.loc[3, "reason"]
+    assert "low together" in table.loc[9, "reason"] and table.loc[9, "positive_z"] <= -3.5
 
 
 def test_identity_cohort_wide_marker_does_not_flag_everyone():
