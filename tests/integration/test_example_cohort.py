@@ -24,6 +24,7 @@ EXAMPLE = ROOT / "resources" / "example"
 SEEDS = ["IL4", "IL6", "CCL4", "CDH1", "PDX1"]
 DE_TABLE = "results/de/responder_vs_non_responder.tsv"
 FDP_BAR = 0.1
+MARKER_TABLES = ["markers", "panel", "signature_performance"]
 
 
 def absolute(path: str) -> str:
@@ -68,7 +69,14 @@ def audit_row(workdir: Path, covariate: str) -> pd.Series:
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("example")
-    run_snakemake(workdir, example_config(), DE_TABLE, "results/qc/samples_qc.tsv")
+    run_snakemake(
+        workdir,
+        example_config(),
+        DE_TABLE,
+        "results/qc/samples_qc.tsv",
+        *(f"results/markers/responder_vs_non_responder/{name}.tsv" for name in MARKER_TABLES),
+        "results/markers/identity.tsv",
+    )
     return workdir
 
 
@@ -121,3 +129,58 @@ def test_leaving_source_out_of_the_design_calls_source_genes(example_run, respon
     assert "not in the design" in left_out["message"]
     assert "~ source + response" in left_out["message"]
     assert float(left_out["value"]) >= 0.3
+
+
+# ---------------------------------------------------------------- marker stage (issue 9)
+
+
+def test_panel_marks_the_published_responder_markers_up(example_run: Path):
+    panel = pd.read_csv(example_run / "results/markers/responder_vs_non_responder/panel.tsv", sep="\t")
+    seeds = panel[panel["panel"] == "ALTANER2013_CLI_RESPONDER_UP"].set_index("symbol")
+    assert seeds.index.tolist() == SEEDS
+    assert (seeds["status"] == "up").all(), seeds[["status", "padj"]]
+
+
+def test_identity_check_passes_every_example_sample(example_run: Path):
+    """All 41 are MSCs (ISCT markers at MSC levels), the shallow and the degraded
+    sample included: those are QC problems, not a different cell type."""
+    identity = pd.read_csv(example_run / "results/markers/identity.tsv", sep="\t")
+    assert len(identity) == 41
+    assert not identity["flagged"].any(), identity.loc[identity["flagged"], ["sample", "reason"]]
+
+
+def test_signature_beats_its_permutation_null(example_run: Path):
+    perf = pd.read_csv(
+        example_run / "results/markers/responder_vs_non_responder/signature_performance.tsv", sep="\t"
+    ).iloc[0]
+    assert perf["status"] == "ok"
+    assert perf["auroc_mean"] >= perf["null_auroc_q95"] and perf["p_value"] <= 0.05
+    assert perf["auroc_mean"] - perf["null_auroc_mean"] >= 0.25
+    assert abs(perf["null_auroc_mean"] - 0.5) < 0.1
+
+
+def test_signature_on_permuted_labels_is_at_chance(example_run: Path):
+    """No leakage: the example's own expression with its labels shuffled (three
+    shuffles, the default procedure) gives held-out AUROCs around 0.5."""
+    import anndata as ad
+    import numpy as np
+    from msc_response import markers
+    from msc_response.signature import SignatureSettings, run_signature
+
+    defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["markers"]["signature"]
+    settings = SignatureSettings.from_config({**defaults, "repeats": 2, "permutations": 0})
+    adata = ad.read_h5ad(example_run / "results/dataset.h5ad")
+    samples = markers.contrast_samples(
+        adata, {"variable": "response", "test": "responder", "reference": "non_responder"}
+    )
+    view = samples.adata
+    rng = np.random.default_rng(2013)
+    means = []
+    for _ in range(3):
+        result = run_signature(
+            view.layers["vst"], view.layers["normalised"], view.obs, view.uns["design"],
+            "response", rng.permutation(samples.is_test), view.var_names, view.var["symbol"],
+            settings,
+        )
+        means.append(result.performance.iloc[0]["auroc_mean"])
+    assert abs(np.mean(means) - 0.5) <= 0.1, means

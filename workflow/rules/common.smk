@@ -10,6 +10,7 @@ from msc_response.audit import audit_warnings, design_audit  # noqa: E402
 from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
+from msc_response.marker_config import check_marker_config  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
 
@@ -65,6 +66,22 @@ for _problem in SHEET.design_problems:
 
 CONTRASTS = list(config["contrasts"])
 
+# Marker stage: the panel's GMT file and every set the config names, checked now.
+try:
+    MARKERS = check_marker_config(config["markers"], workflow.basedir)
+except InputError as err:
+    stop_with(f"Invalid input: {err}")
+
+
+def marker_gmt_input():
+    return [MARKERS.gmt] if MARKERS.gmt else []
+
+
+def marker_alpha():
+    """markers.padj, or the DE cut-off when it is null."""
+    padj = config["markers"]["padj"]
+    return config["diffexp"]["alpha"] if padj is None else padj
+
 
 wildcard_constraints:
     contrast="|".join(CONTRASTS),
@@ -94,6 +111,29 @@ def all_outputs():
     )
     if config["crosscheck_r"]["enabled"]:
         outputs += expand("results/crosscheck/{contrast}.tsv", contrast=CONTRASTS)
+    # Marker stage (issue 9)
+    outputs.append("results/markers/identity.tsv")
+    outputs += expand(
+        [
+            "results/markers/{contrast}/markers.tsv",
+            "results/markers/{contrast}/panel.tsv",
+            "results/markers/{contrast}/strip_top.png",
+            "results/markers/{contrast}/strip_panel.png",
+            "results/markers/{contrast}/heatmap.png",
+            "results/markers/{contrast}/panel_dotplot.png",
+            "results/markers/{contrast}/volcano_panel.png",
+        ],
+        contrast=CONTRASTS,
+    )
+    if config["markers"]["signature"]["enabled"]:
+        outputs += expand(
+            [
+                "results/markers/{contrast}/signature.tsv",
+                "results/markers/{contrast}/signature_performance.tsv",
+                "results/markers/{contrast}/signature_roc.png",
+            ],
+            contrast=CONTRASTS,
+        )
     # How the run was made, with the checksums of the results above (rule provenance).
     outputs.append("results/provenance.json")
     return outputs

@@ -1,0 +1,32 @@
+"""Figures of one contrast's markers and panel (results/markers/{contrast}/*.png)."""
+
+import anndata as ad
+import pandas as pd
+
+from msc_response import marker_plots, markers
+from msc_response.marker_config import check_marker_config
+from msc_response.scripting import run
+
+
+def main(snakemake):
+    params = snakemake.params
+    settings = params.settings
+    adata = ad.read_h5ad(snakemake.input.dataset)
+    read = lambda path: pd.read_csv(path, sep="\t")  # noqa: E731
+    marker_plots.contrast_figures(
+        read(snakemake.input.de),
+        read(snakemake.input.markers),
+        read(snakemake.input.panel),
+        check_marker_config(settings, params.basedir).panel,
+        markers.contrast_samples(adata, params.contrast),
+        name=snakemake.wildcards.contrast,
+        alpha=params.alpha,
+        n_strip=settings["plots"]["strip_genes"],
+        heatmap_genes=settings["plots"]["heatmap_genes"],
+        colour_by=settings["plots"]["colour_by"],
+        expressed_min_count=settings["expressed_min_count"],
+        paths=dict(snakemake.output.items()),
+    )
+
+
+run(main, snakemake)
