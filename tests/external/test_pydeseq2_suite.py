@@ -236,7 +236,10 @@ def test_pydeseq2_suite_passes(suite_runs, mode):
             problems.append(f"{test_id}: {outcome}: {message.strip()[:1500]}")
     missing = sorted(set(expected) - set(outcomes))
     problems += [f"{t}: listed in EXPECTED_FAILURES but not in the suite" for t in missing]
-    counts = {o: sum(v[0] == o for v in outcomes.values()) for o in ("passed", "failed", "skipped", "error")}
+    counts = {
+        o: sum(v[0] == o for v in outcomes.values())
+        for o in ("passed", "failed", "skipped", "error")
+    }
     summary = f"pydeseq2 {version} suite, {mode}: {counts}"
     print(summary)
     assert not problems, summary + "\n" + "\n".join(problems) + "\n\n" + textwrap.indent(
