@@ -1,0 +1,26 @@
+"""Dot plot of representative GSEA terms and running-score plots of the top terms."""
+
+import pandas as pd
+
+from msc_response import enrichment_plots
+from msc_response.enrichment import read_de_table, tested_genes
+from msc_response.gene_sets import match_sets, read_gmt, read_symbol_table
+from msc_response.scripting import run
+
+
+def main(snakemake):
+    params = snakemake.params
+    fallback = read_symbol_table(snakemake.input.symbols[0]) if snakemake.input.symbols else None
+    tested = tested_genes(read_de_table(snakemake.input.table), params.ranking, fallback)
+    collection = read_gmt(snakemake.input.gmt, snakemake.wildcards.collection)
+    sets = match_sets(collection, tested.universe, params.min_size, params.max_size)
+    gsea = pd.read_csv(snakemake.input.gsea, sep="\t")
+    title = f"GSEA {snakemake.wildcards.contrast}: {snakemake.wildcards.collection}"
+    enrichment_plots.dotplot(gsea, snakemake.output.dotplot, title, params.fdr, params.top_terms)
+    enrichment_plots.running_scores(
+        gsea, tested.ranking, sets.genes, snakemake.output.gsea_top, title, params.fdr,
+        params.running_scores,
+    )
+
+
+run(main, snakemake)
