@@ -1,6 +1,6 @@
 """GSEA and ORA (up, down) of one contrast against one gene-set collection."""
 
-from msc_response.enrichment import EnrichmentSettings, enrich, read_de_table, tested_genes
+from msc_response.enrichment import EnrichmentSettings, enrich, ranked_genes, read_de_table
 from msc_response.gene_sets import read_gmt, read_symbol_table
 from msc_response.io import write_table
 from msc_response.scripting import run
@@ -10,7 +10,7 @@ def main(snakemake):
     settings = EnrichmentSettings.from_config(snakemake.params.settings, snakemake.threads)
     spec = snakemake.params.collection
     fallback = read_symbol_table(snakemake.input.symbols[0]) if snakemake.input.symbols else None
-    tested = tested_genes(read_de_table(snakemake.input.table), settings.ranking, fallback)
+    tested = ranked_genes(read_de_table(snakemake.input.table), settings.ranking, fallback)
     collection = read_gmt(snakemake.input.gmt, snakemake.wildcards.collection)
     result = enrich(
         tested, collection, spec["min_size"], spec["max_size"], settings, gmt_label=spec["gmt"]

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from msc_response import enrichment_plots
-from msc_response.enrichment import read_de_table, tested_genes
+from msc_response.enrichment import ranked_genes, read_de_table
 from msc_response.gene_sets import match_sets, read_gmt, read_symbol_table
 from msc_response.scripting import run
 
@@ -11,7 +11,7 @@ from msc_response.scripting import run
 def main(snakemake):
     params = snakemake.params
     fallback = read_symbol_table(snakemake.input.symbols[0]) if snakemake.input.symbols else None
-    tested = tested_genes(read_de_table(snakemake.input.table), params.ranking, fallback)
+    tested = ranked_genes(read_de_table(snakemake.input.table), params.ranking, fallback)
     collection = read_gmt(snakemake.input.gmt, snakemake.wildcards.collection)
     sets = match_sets(collection, tested.universe, params.min_size, params.max_size)
     gsea = pd.read_csv(snakemake.input.gsea, sep="\t")

@@ -105,7 +105,7 @@ def check_settings(config: dict, basedir) -> dict[str, "Path"]:
 
 
 @dataclass
-class TestedGenes:
+class RankedGenes:
     """The genes of one contrast that enrichment works on, one row per symbol.
 
     table: symbol, gene_id, value (the ranking statistic), log2FoldChange, padj;
@@ -133,7 +133,7 @@ def read_de_table(path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype={"gene_id": str, "symbol": str})
 
 
-def tested_genes(de_table: pd.DataFrame, ranking: str, fallback: pd.Series | None) -> TestedGenes:
+def ranked_genes(de_table: pd.DataFrame, ranking: str, fallback: pd.Series | None) -> RankedGenes:
     """Genes DESeq2 tested (an adjusted p-value; pre-filtered, Cook's-outlier and
     independently filtered genes have none), with symbols and one row per symbol."""
     if ranking not in de_table.columns:
@@ -159,7 +159,7 @@ def tested_genes(de_table: pd.DataFrame, ranking: str, fallback: pd.Series | Non
         "symbols_missing": sources["unmapped"],
         "duplicate_symbols_dropped": dropped,
     }
-    return TestedGenes(tested, set(frame["symbol"]), notes)
+    return RankedGenes(tested, set(frame["symbol"]), notes)
 
 
 # ------------------------------------------------------------------ GSEA
@@ -271,7 +271,7 @@ def _sort(table: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ ORA
 
 
-def ora_lists(tested: TestedGenes, padj: float, min_abs_log2fc: float) -> dict[str, list[str]]:
+def ora_lists(tested: RankedGenes, padj: float, min_abs_log2fc: float) -> dict[str, list[str]]:
     """Up- and down-regulated genes: padj < `padj` and |log2FoldChange| >=
     `min_abs_log2fc` (and != 0), most significant first."""
     table = tested.table.sort_values(["padj", "symbol"], kind="mergesort")
@@ -389,7 +389,7 @@ class EnrichmentResult:
 
 
 def enrich(
-    tested: TestedGenes,
+    tested: RankedGenes,
     collection,
     min_size: int,
     max_size: int,
