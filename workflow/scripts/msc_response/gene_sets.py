@@ -127,6 +127,12 @@ def read_gmt(path: str | Path, name: str | None = None) -> Collection:
     """
     path = Path(path)
     name = name or path.name
+    if not path.exists():
+        raise InputError(
+            f"{_where(name, path)} does not exist. Check enrichment.collections.{name}.gmt "
+            f"in your config (a relative path is looked up from the directory you run "
+            f"snakemake in, then from the workflow's own folder)."
+        )
     require_file(path, f"Gene-set collection '{name}': GMT")
     data = path.read_bytes()
     sets: dict[str, GeneSet] = {}
