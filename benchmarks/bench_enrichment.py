@@ -107,9 +107,9 @@ def measure(command: list[str], cwd: Path | None = None) -> dict:
 
 def snakemake_command(workdir: Path, *targets: str) -> list[str]:
     return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+        sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-        "--cores", "2", "--quiet", *targets,
+        "--cores", "2", "--quiet", "all",
     ]
 
 

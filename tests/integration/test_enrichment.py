@@ -111,7 +111,8 @@ def test_collection_in_other_identifiers_stops_with_the_overlap(example_run, tmp
         "\t".join(fields[:2] + [gene.capitalize() for gene in fields[2:]]) + "\n"
         for fields in (line.split("\t") for line in human.read_text().splitlines())
     ))
-    config = {**config, "enrichment": {"collections": {"mouse": {"gmt": str(mouse), "min_size": 3}}}}
+    collections = {"mouse": {"gmt": str(mouse), "min_size": 3}, "msc_biology": None}  # null: left out
+    config = {**config, "enrichment": {"collections": collections}}
     result = run_snakemake(
         workdir, config, f"results/enrichment/{CONTRAST}/mouse.gsea.tsv", check=False
     )
