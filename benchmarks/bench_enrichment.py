@@ -212,7 +212,7 @@ def accuracy(workdir: Path, permutations: int) -> None:
         observed = random_set_es(hits, weights, len(weights))[0]
         reference, more = permutation_pvalue(observed, hits.shape[1], weights, len(weights), permutations, rng)
         ours = table.set_index("term").loc[term]
-        assert abs(observed - ours["es"]) < 1e-9, term
+        assert abs(observed - ours["es"]) < 1e-7, term  # the table keeps 8 digits
         rows.append({"term": term, "size": hits.shape[1], "es": observed, "p_workflow": ours["pvalue"],
                      "log2err": ours["log2err"], "p_reference": reference, "as_extreme": more})
     result = pd.DataFrame(rows).sort_values("p_workflow")
