@@ -87,5 +87,6 @@ def test_no_go_bp_set_significant_without_signal(null_rankings):
         sets = match_sets(go_bp, ranked.universe, 15, 500)
         table = run_gsea(ranked.ranking, sets, seed=1, threads=2)
         found.append(int((table["fdr"] < 0.05).sum()))
+    print(f"GO BP sets at FDR < 0.05 per seed: {found}")  # shown with pytest -rP
     clean = sum(n == 0 for n in found)
     assert clean >= 9, f"GO BP sets at FDR < 0.05 per seed: {found}"

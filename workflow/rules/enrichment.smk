@@ -72,12 +72,9 @@ rule enrichment_plots:
     resources:
         mem_mb=1000,
     params:
-        ranking=config["enrichment"]["ranking"],
-        fdr=config["enrichment"]["fdr"],
-        min_size=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection]["min_size"],
-        max_size=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection]["max_size"],
-        top_terms=config["enrichment"]["plots"]["top_terms"],
-        running_scores=config["enrichment"]["plots"]["running_scores"],
+        collection=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection],
+        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        settings=config["enrichment"],
     script:
         "../scripts/enrichment_plots.py"
 

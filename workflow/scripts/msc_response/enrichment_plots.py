@@ -58,10 +58,14 @@ def _nothing_significant(path, title: str, gsea: pd.DataFrame, fdr: float) -> No
     _save(fig, path)
 
 
-def dotplot(gsea: pd.DataFrame, path, title: str, fdr: float, top: int = 10) -> None:
+def dotplot(
+    gsea: pd.DataFrame, path, title: str, fdr: float, top: int = 10,
+    groups: tuple[str, str] = ("the test group", "the reference group"),
+) -> None:
     """NES of the `top` most significant representative terms per direction;
     colour -log10 FDR, dot size the leading-edge size; '+k similar' counts the other
-    terms of the term's redundancy group."""
+    terms of the term's redundancy group. `groups`: the contrast's test and
+    reference levels, for the axis label."""
     representatives = _significant_representatives(gsea, fdr)
     if representatives.empty:
         _nothing_significant(path, title, gsea, fdr)
@@ -90,7 +94,9 @@ def dotplot(gsea: pd.DataFrame, path, title: str, fdr: float, top: int = 10) -> 
     ax.set_ylim(-0.7, len(shown) - 0.3)
     limit = max(1.0, np.abs(shown["nes"]).max() * 1.15)
     ax.set_xlim(-limit, limit)
-    ax.set_xlabel("normalised enrichment score (NES): < 0 lower, > 0 higher in the test group")
+    ax.set_xlabel(
+        f"normalised enrichment score (NES): > 0 higher in {groups[0]}, < 0 higher in {groups[1]}"
+    )
     ax.grid(axis="x", alpha=0.3)
     colourbar = fig.colorbar(dots, ax=ax, pad=0.02, fraction=0.05)
     colourbar.set_label("-log10 FDR")
