@@ -28,7 +28,15 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .gene_sets import MatchedSets, collapse_duplicate_symbols, map_symbols
+from .gene_sets import (
+    Collection,
+    MatchedSets,
+    check_collections,
+    check_overlap,
+    collapse_duplicate_symbols,
+    map_symbols,
+    match_sets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +94,9 @@ class EnrichmentSettings:
         )
 
 
-def check_settings(config: dict, basedir) -> dict[str, "Path"]:
+def check_settings(config: dict, basedir) -> dict:
     """Parse-time check of the `enrichment` section against the rest of the config;
     returns collection name -> GMT path (see gene_sets.check_collections)."""
-    from .gene_sets import check_collections
-
     section = config["enrichment"]
     if section["ranking"] == "log2FoldChange_shrunk" and not config["diffexp"]["lfc_shrinkage"]:
         raise InputError(
@@ -390,15 +396,13 @@ class EnrichmentResult:
 
 def enrich(
     tested: RankedGenes,
-    collection,
+    collection: Collection,
     min_size: int,
     max_size: int,
     settings: EnrichmentSettings,
     gmt_label: str | None = None,
 ) -> EnrichmentResult:
     """GSEA and ORA (up, down) of one contrast's tested genes against one collection."""
-    from .gene_sets import check_overlap, match_sets
-
     overlap = check_overlap(collection, tested.measured, settings.min_overlap)
     sets = match_sets(collection, tested.universe, min_size, max_size)
     usable = {
@@ -476,6 +480,7 @@ def summarise(
                 "analysis": analysis,
                 "sets_tested": sets_tested,
                 "significant": int((table["fdr"] < fdr).sum()),
+                # read back from a TSV the column is bool, or text when empty
                 "groups": int((table["representative"].astype(str) == "True").sum()),
                 "top_term": top["term"] if top is not None else None,
                 "top_fdr": float(top["fdr"]) if top is not None else np.nan,

@@ -20,6 +20,7 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ class Collection:
     sha256: str
     bytes: int
 
-    @property
+    @cached_property
     def genes(self) -> set[str]:
         return {gene for gene_set in self.sets.values() for gene in gene_set.genes}
 
@@ -91,30 +92,34 @@ def _decode(data: bytes, name: str, path: Path) -> str:
 
 def _parse_line(text: str, number: int, name: str, path: Path) -> GeneSet:
     where = f"{_where(name, path)}, line {number}"
-    fields = text.split("\t")
-    if len(fields) < 3:
-        if len(fields) == 1 and len(text.split()) >= 3:
+    fields = text.count("\t") + 1
+    if fields < 3:
+        if fields == 1 and len(text.split()) >= 3:
             problem = "its fields are separated by spaces, not tabs"
         else:
-            problem = f"it has {len(fields)} tab-separated field(s)"
+            problem = f"it has {fields} tab-separated field(s)"
         raise InputError(
             f"{where}: {problem}. Each GMT line needs a set name, a description (may be "
             f"'na') and at least one gene, separated by tabs."
         )
-    set_name = fields[0].strip()
+    set_name, description, genes_text = text.split("\t", 2)
+    set_name = set_name.strip()
     if not set_name:
         raise InputError(f"{where}: the set name (first field) is empty.")
-    genes = [gene.strip() for gene in fields[2:]]
-    spaced = [gene for gene in genes if len(gene.split()) > 1]
-    if spaced:
-        raise InputError(
-            f"{where} (set '{set_name}'): the gene field '{spaced[0]}' holds several words; "
-            f"genes must be separated by tabs."
-        )
-    genes = list(dict.fromkeys(gene for gene in genes if gene))
-    if not genes:
+    genes = genes_text.split("\t")
+    if " " in genes_text:  # rare: only then strip and look closer
+        genes = [gene.strip() for gene in genes]
+        spaced = [gene for gene in genes if len(gene.split()) > 1]
+        if spaced:
+            raise InputError(
+                f"{where} (set '{set_name}'): the gene field '{spaced[0]}' holds several "
+                f"words; genes must be separated by tabs."
+            )
+    unique = dict.fromkeys(genes)  # repeated genes kept once, in order
+    unique.pop("", None)  # empty fields (trailing tabs)
+    if not unique:
         raise InputError(f"{where}: set '{set_name}' lists no genes.")
-    return GeneSet(set_name, fields[1].strip(), tuple(genes), number)
+    return GeneSet(set_name, description.strip(), tuple(unique), number)
 
 
 def read_gmt(path: str | Path, name: str | None = None) -> Collection:
@@ -186,7 +191,15 @@ def check_collections(section: dict, basedir: str | Path) -> dict[str, Path]:
         paths[name] = resolve_path(spec["gmt"], basedir)
         read_gmt(paths[name], name)
     if section.get("fallback_symbols"):
-        read_symbol_table(resolve_path(section["fallback_symbols"], basedir))
+        path = resolve_path(section["fallback_symbols"], basedir)
+        require_file(path, "Fallback gene symbol table (enrichment.fallback_symbols)")
+        with (gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open)(path, "rt") as handle:
+            header = handle.readline().rstrip("\r\n").split("\t")
+        if not {"gene_id", "symbol"} <= set(header):
+            raise InputError(
+                f"Fallback gene symbol table '{path}' (enrichment.fallback_symbols) needs "
+                f"tab-separated columns 'gene_id' and 'symbol'; its header has {header[:5]}."
+            )
     return paths
 
 
