@@ -15,6 +15,7 @@ include: "workflow/rules/audit.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/diffexp.smk"
 include: "workflow/rules/crosscheck.smk"
+include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/markers.smk"
 

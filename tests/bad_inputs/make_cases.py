@@ -131,6 +131,31 @@ def build() -> dict:
     c["annotation_file_missing"] = case(
         "parse", "The annotation path points nowhere.",
         ["Annotation file", "genes.gtf' does not exist"], config={"annotation": "genes.gtf"})
+    # ------------------------------------------------------------ gene sets (parse time)
+    mine = {"enrichment": {"collections": {"mine": {"gmt": "sets.gmt", "min_size": 2}}}}
+    c["gene_sets_gmt_missing"] = case(
+        "parse", "A gene-set collection's GMT path points nowhere.",
+        ["Gene-set collection 'mine': GMT file 'nope.gmt' does not exist",
+         "enrichment.collections.mine.gmt"],
+        config={"enrichment": {"collections": {"mine": {"gmt": "nope.gmt"}}}})
+    c["gene_sets_gmt_empty"] = case(
+        "parse", "A zero-byte GMT file.",
+        ["Gene-set collection 'mine': GMT file", "sets.gmt' is empty (0 bytes)"],
+        files={"sets.gmt": ""}, config=mine)
+    c["gene_sets_gmt_spaces"] = case(
+        "parse", "A GMT whose second line is separated by spaces, not tabs.",
+        ["sets.gmt', line 2: its fields are separated by spaces, not tabs"],
+        files={"sets.gmt": "SET_A\tna\tIL6\tTNF\nSET_B na VEGFA KDR\n"}, config=mine)
+    c["gene_sets_gmt_line_without_genes"] = case(
+        "parse", "A GMT line with a name and a description but no genes.",
+        ["sets.gmt', line 3: it has 2 tab-separated field(s)"],
+        files={"sets.gmt": "SET_A\tna\tIL6\tTNF\nSET_B\tna\tVEGFA\nSET_C\tonly a description\n"},
+        config=mine)
+    c["config_enrichment_ranking_without_shrinkage"] = case(
+        "parse", "GSEA ranked by shrunken fold changes that are switched off.",
+        ["enrichment.ranking is 'log2FoldChange_shrunk' but diffexp.lfc_shrinkage is false"],
+        config={"enrichment": {"ranking": "log2FoldChange_shrunk"},
+                "diffexp": {"lfc_shrinkage": False}})
     # ------------------------------------------------------------ sample sheet (parse time)
     c["sheet_excel_workbook"] = case(
         "parse", "An .xlsx workbook given as the sample sheet.",

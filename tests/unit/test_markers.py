@@ -1,6 +1,5 @@
-"""Marker tables, panel verdicts, the identity check, covariate removal and the GMT reader."""
+"""Marker tables, panel verdicts, the identity check, covariate removal and the panel GMT."""
 
-import gzip
 from pathlib import Path
 
 import anndata as ad
@@ -10,10 +9,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from msc_response import markers
-from msc_response.marker_config import check_marker_config, resolve_panel
+from msc_response.marker_config import check_marker_config, panel_sets, resolve_panel
 from msc_response.covariates import design_parts, fit_covariates, remove_covariates
 from msc_response.errors import InputError
-from msc_response.gene_sets import read_gmt
 
 ROOT = Path(__file__).resolve().parents[2]
 GMT = ROOT / "resources" / "gene_sets" / "msc_biology.gmt"
@@ -22,37 +20,18 @@ POSITIVE = ["NT5E", "THY1", "ENG"]
 NEGATIVE = ["PTPRC", "CD34", "CD14", "ITGAM", "CD79A", "CD19", "HLA-DRA"]
 
 
-# ---------------------------------------------------------------- GMT reader
+# ---------------------------------------------------------------- panel GMT
 
 
-def test_read_gmt_reads_the_shipped_sets():
-    sets = read_gmt(GMT)
-    description, genes = sets["ALTANER2013_CLI_RESPONDER_UP"]
-    assert genes == ["IL4", "IL6", "CCL4", "CDH1", "PDX1"]
-    assert "Altaner" in description
+def test_panel_sets_reads_the_shipped_sets():
+    sets = panel_sets(GMT)
+    assert sets["ALTANER2013_CLI_RESPONDER_UP"] == ["IL4", "IL6", "CCL4", "CDH1", "PDX1"]
     assert list(sets)[0] == "ISCT_MSC_POSITIVE_MARKERS"  # file order kept
 
 
-def test_read_gmt_gzip_and_repeats(tmp_path):
-    path = tmp_path / "s.gmt.gz"
-    path.write_bytes(gzip.compress(b"A\tdesc\tX\tY\tX\n\nB\t\tZ\n"))
-    assert read_gmt(path) == {"A": ("desc", ["X", "Y"]), "B": ("", ["Z"])}
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("A\tdesc\tX\nB\tonly a description\n", "line 2"),
-        ("A\tdesc\tX\nA\tagain\tY\n", "defined twice"),
-        ("\tdesc\tX\n", "line 1"),
-    ],
-)
-def test_read_gmt_names_the_bad_line(tmp_path, text, message):
-    path = tmp_path / "bad.gmt"
-    path.write_text(text)
-    with pytest.raises(InputError, match=message) as err:
-        read_gmt(path)
-    assert "bad.gmt" in str(err.value)
+def test_missing_panel_gmt_points_to_its_config_key(tmp_path):
+    with pytest.raises(InputError, match="markers.panel_gmt"):
+        panel_sets(tmp_path / "nope.gmt")
 
 
 # ---------------------------------------------------------------- covariates

@@ -9,6 +9,11 @@ sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 from msc_response.audit import audit_warnings, design_audit  # noqa: E402
 from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
+from msc_response.gene_sets import (  # noqa: E402
+    active_collections,
+    check_enrichment_settings,
+    resolve_path,
+)
 from msc_response.io import require_file  # noqa: E402
 from msc_response.marker_config import check_marker_config  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
@@ -45,6 +50,12 @@ try:
         config["contrasts"],
         tuple(config["categorical_variables"]),
     )
+    # Gene-set collections: every GMT read and checked line by line (name -> path).
+    COLLECTIONS = (
+        check_enrichment_settings(config, workflow.basedir)
+        if config["enrichment"]["enabled"]
+        else {}
+    )
 except InputError as err:
     stop_with(f"Invalid input: {err}")
 SAMPLES = SHEET.sheet
@@ -65,6 +76,14 @@ for _problem in SHEET.design_problems:
     )
 
 CONTRASTS = list(config["contrasts"])
+ENRICHMENT_COLLECTIONS = {
+    name: spec
+    for name, spec in active_collections(config["enrichment"]).items()
+    if name in COLLECTIONS
+}
+ENRICHMENT_PAIRS = [
+    [contrast, collection] for contrast in CONTRASTS for collection in COLLECTIONS
+]
 
 # Marker stage: the panel's GMT file and every set the config names, checked now.
 try:
@@ -85,10 +104,24 @@ def marker_alpha():
 
 wildcard_constraints:
     contrast="|".join(CONTRASTS),
+    collection="|".join(COLLECTIONS) or "no-collection",
 
 
 def annotation_input():
     return [config["annotation"]] if config.get("annotation") else []
+
+
+def fallback_symbols_input():
+    path = config["enrichment"]["fallback_symbols"]
+    return [str(resolve_path(path, workflow.basedir))] if path else []
+
+
+def enrichment_tables(kind):
+    """One file per contrast x collection, in ENRICHMENT_PAIRS order."""
+    return [
+        f"results/enrichment/{contrast}/{collection}.{kind}.tsv"
+        for contrast, collection in ENRICHMENT_PAIRS
+    ]
 
 
 def all_outputs():
@@ -134,15 +167,32 @@ def all_outputs():
             ],
             contrast=CONTRASTS,
         )
+    if COLLECTIONS:
+        outputs += [
+            f"results/enrichment/{contrast}/{collection}.{kind}"
+            for contrast, collection in ENRICHMENT_PAIRS
+            for kind in (
+                "gsea.tsv",
+                "ora_up.tsv",
+                "ora_down.tsv",
+                "sets.tsv",
+                "dotplot.png",
+                "gsea_top.png",
+            )
+        ]
+        outputs.append("results/enrichment/summary.tsv")
     # How the run was made, with the checksums of the results above (rule provenance).
     outputs.append("results/provenance.json")
     return outputs
 
 
 def gene_set_files():
-    """Collection name -> GMT path, from the enrichment section when there is one."""
-    collections = config.get("enrichment", {}).get("collections", {})
-    return {name: spec["gmt"] for name, spec in sorted(collections.items())}
+    """Name -> GMT path of every gene-set file the run uses: the enrichment
+    collections, and the marker panel's file."""
+    files = {name: str(path) for name, path in sorted(COLLECTIONS.items())}
+    if MARKERS.gmt:
+        files["markers.panel_gmt"] = MARKERS.gmt
+    return files
 
 
 def provenance_results():

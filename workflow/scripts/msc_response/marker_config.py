@@ -1,7 +1,8 @@
 """The `markers` config section, checked when the workflow is parsed.
 
-Light on purpose (no numpy, pandas or anndata): `workflow/rules/common.smk` imports
-it before any job runs, and the marker jobs call it again to get the panel.
+`workflow/rules/common.smk` calls it before any job runs, and the marker jobs call
+it again to get the panel. The GMT file is read by the project's one reader,
+`gene_sets.read_gmt`.
 """
 
 from __future__ import annotations
@@ -10,18 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .gene_sets import read_gmt
+from .gene_sets import read_gmt, resolve_path
+
+PANEL_KEY = "markers.panel_gmt"
 
 
-def resolve_resource(path: str | None, basedir: str | Path) -> str | None:
-    """A relative path as given if it exists from the working directory, else from
-    the workflow's own folder (where the bundled gene sets live)."""
-    if not path:
-        return None
-    if Path(path).is_absolute() or Path(path).exists():
-        return str(path)
-    bundled = Path(basedir) / path
-    return str(bundled) if bundled.exists() else str(path)
+def panel_sets(gmt: str | Path) -> dict[str, list[str]]:
+    """Set name -> symbols of the panel's GMT file, in file order."""
+    collection = read_gmt(gmt, "markers panel", config_key=PANEL_KEY)
+    return {name: list(gene_set.genes) for name, gene_set in collection.sets.items()}
 
 
 def resolve_panel(
@@ -33,14 +31,14 @@ def resolve_panel(
     if sets:
         if not gmt:
             raise InputError("config 'markers.panel_sets' needs 'markers.panel_gmt' (a GMT file).")
-        available = read_gmt(gmt)
+        available = panel_sets(gmt)
         unknown = [name for name in sets if name not in available]
         if unknown:
             raise InputError(
                 f"config 'markers.panel_sets': {', '.join(repr(u) for u in unknown)} not in "
                 f"'{gmt}'. Sets there: {', '.join(available)}."
             )
-        panel = {name: list(available[name][1]) for name in sets}
+        panel = {name: available[name] for name in sets}
     for name, symbols in (extra or {}).items():
         if not symbols:
             raise InputError(f"config 'markers.panel.{name}': give at least one gene symbol.")
@@ -61,17 +59,18 @@ class MarkerConfig:
 def check_marker_config(settings: dict, basedir: str | Path) -> MarkerConfig:
     """The panel and the identity marker sets, every set the config names checked;
     an InputError (with the file and the sets it has) otherwise."""
-    gmt = resolve_resource(settings.get("panel_gmt"), basedir)
+    gmt = settings.get("panel_gmt")
+    gmt = str(resolve_path(gmt, basedir)) if gmt else None
     panel = resolve_panel(gmt, settings.get("panel_sets") or [], settings.get("panel") or {})
     identity = settings["identity"]
-    sets = read_gmt(gmt) if gmt else {}
+    sets = panel_sets(gmt) if gmt else {}
     members = {}
     for key in ("positive_set", "negative_set"):
         name = identity[key]
         if name in (settings.get("panel") or {}):
             members[key] = list(settings["panel"][name])
         elif name in sets:
-            members[key] = list(sets[name][1])
+            members[key] = sets[name]
         else:
             raise InputError(
                 f"config 'markers.identity.{key}': '{name}' is neither a set of "

@@ -158,16 +158,10 @@ class Cohort:
 
 # --------------------------------------------------------------------------- resources
 def read_gmt(path: str | Path) -> dict[str, list[str]]:
-    """Read a GMT (optionally gzipped) into {name: genes}."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    sets: dict[str, list[str]] = {}
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) >= 3:
-                sets[fields[0]] = [g for g in fields[2:] if g]
-    return sets
+    """{name: genes} of a GMT file (optionally gzipped), read by gene_sets.read_gmt."""
+    from .gene_sets import read_gmt as read_collection
+
+    return {name: list(s.genes) for name, s in read_collection(path).sets.items()}
 
 
 def load_human_genes(path: str | Path | None = None) -> pd.DataFrame:

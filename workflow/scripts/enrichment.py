@@ -1,0 +1,22 @@
+"""GSEA and ORA (up, down) of one contrast against one gene-set collection."""
+
+from msc_response.enrichment import EnrichmentSettings, enrich, ranked_genes, read_de_table
+from msc_response.gene_sets import read_gmt, read_symbol_table
+from msc_response.io import write_table
+from msc_response.scripting import run
+
+
+def main(snakemake):
+    settings = EnrichmentSettings.from_config(snakemake.params.settings, snakemake.threads)
+    spec = snakemake.params.collection
+    fallback = read_symbol_table(snakemake.input.symbols[0]) if snakemake.input.symbols else None
+    tested = ranked_genes(read_de_table(snakemake.input.table), settings.ranking, fallback)
+    collection = read_gmt(snakemake.input.gmt, snakemake.wildcards.collection)
+    result = enrich(
+        tested, collection, spec["min_size"], spec["max_size"], settings, gmt_label=spec["gmt"]
+    )
+    for name in ("gsea", "ora_up", "ora_down", "sets"):
+        write_table(getattr(result, name), snakemake.output[name])
+
+
+run(main, snakemake)

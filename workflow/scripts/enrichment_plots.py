@@ -1,0 +1,31 @@
+"""Dot plot of representative GSEA terms and running-score plots of the top terms."""
+
+import pandas as pd
+
+from msc_response import enrichment_plots
+from msc_response.enrichment import ranked_genes, read_de_table
+from msc_response.gene_sets import match_sets, read_gmt, read_symbol_table
+from msc_response.scripting import run
+
+
+def main(snakemake):
+    settings, spec = snakemake.params.settings, snakemake.params.collection
+    fallback = read_symbol_table(snakemake.input.symbols[0]) if snakemake.input.symbols else None
+    tested = ranked_genes(read_de_table(snakemake.input.table), settings["ranking"], fallback)
+    collection = read_gmt(snakemake.input.gmt, snakemake.wildcards.collection)
+    sets = match_sets(collection, tested.universe, spec["min_size"], spec["max_size"])
+    gsea = pd.read_csv(snakemake.input.gsea, sep="\t")
+    contrast = snakemake.params.contrast
+    groups = (str(contrast["test"]), str(contrast["reference"]))
+    title = f"GSEA {snakemake.wildcards.contrast}: {snakemake.wildcards.collection}"
+    fdr, plots = settings["fdr"], settings["plots"]
+    enrichment_plots.dotplot(
+        gsea, snakemake.output.dotplot, title, fdr, plots["top_terms"], groups
+    )
+    enrichment_plots.running_scores(
+        gsea, tested.ranking, sets.genes, snakemake.output.gsea_top, title, fdr,
+        plots["running_scores"],
+    )
+
+
+run(main, snakemake)
