@@ -16,6 +16,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/diffexp.smk"
 include: "workflow/rules/crosscheck.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -9,6 +9,8 @@ significant: no DE gene, no enriched set, no marker, the signature skipped.
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,29 +51,30 @@ def _sheet() -> pd.DataFrame:
     )
 
 
-_PNGS: dict[str, bytes] = {}
+def png_bytes(width: int = 600, height: int = 400, dpi: int = 100, seed: int = 0) -> bytes:
+    """A small valid PNG (RGB, with a pHYs chunk giving its DPI, as matplotlib writes):
+    a pale background with a band of colour, written without a plotting library."""
+    rng = np.random.default_rng(seed)
+    colour = rng.integers(40, 200, 3).astype(np.uint8)
+    pixels = np.full((height, width, 3), 245, dtype=np.uint8)
+    pixels[height // 3 : 2 * height // 3, width // 8 : 7 * width // 8] = colour
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    per_metre = round(dpi / 0.0254)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _png(path: Path, title: str) -> None:
-    """A small scatter plot titled by the figure's kind (drawn once per kind: fast)."""
-    kind = title.split(" ")[0]
-    if kind not in _PNGS:
-        import io
-
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        rng = np.random.default_rng(len(kind))
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter(rng.normal(size=60), rng.normal(size=60), s=12, color="#4c72b0")
-        ax.set_title(f"fixture figure: {kind}")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-        plt.close(fig)
-        _PNGS[kind] = buffer.getvalue()
-    Path(path).write_bytes(_PNGS[kind])
+    Path(path).write_bytes(png_bytes(seed=len(title)))
 
 
 def _de_table(genes: list[str], empty: bool, rng) -> pd.DataFrame:
@@ -273,6 +276,11 @@ def write_results(root: Path, empty: bool = False) -> dict:
         [
             ["samples_per_level", "response", "responder", "", "n_samples", 8, "ok", ""],
             ["samples_per_level", "response", "non_responder", "", "n_samples", 4, "ok", ""],
+            ["samples_per_level", "source", "adipose", "", "n_samples", 6, "ok", ""],
+            ["samples_per_level", "source", "bone_marrow", "", "n_samples", 6, "ok", ""],
+            ["samples_per_level", "batch", "b1", "", "n_samples", 4, "ok", ""],
+            ["samples_per_level", "batch", "b2", "", "n_samples", 4, "ok", ""],
+            ["samples_per_level", "batch", "b3", "", "n_samples", 4, "ok", ""],
             ["association", "response", "", "source", "cramers_v", 0.0, "ok", ""],
             ["association", "response", "", "batch", "cramers_v", 0.85 if not empty else 0.1,
              "nearly_confounded" if not empty else "ok",

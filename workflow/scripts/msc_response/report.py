@@ -317,9 +317,8 @@ def tsv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(sep="\t", index=False, float_format="%.8g", na_rep="NA")
 
 
-def embed_tsv(text: str) -> tuple[str, str]:
-    """base64 of the TSV, gzip-compressed when large; and the encoding's name."""
-    data = text.encode("utf-8")
+def embed_tsv(data: bytes) -> tuple[str, str]:
+    """base64 of a TSV's bytes, gzip-compressed when large; and the encoding's name."""
     if len(data) > COMPRESS_ABOVE_BYTES:
         return base64.b64encode(gzip.compress(data, mtime=0)).decode("ascii"), "gzip+base64"
     return base64.b64encode(data).decode("ascii"), "base64"
@@ -343,13 +342,14 @@ def make_table(
     columns: list[Column],
     filename: str,
     max_rows: int | None = None,
-    download: pd.DataFrame | None = None,
+    download: pd.DataFrame | bytes | None = None,
     caption: str = "",
 ) -> Table:
     """A displayable, sortable table of `frame`'s first `max_rows` rows.
 
-    `download` (default: `frame` itself, all rows and columns) is what the page's TSV
-    link saves, so a reader gets the full table even when only its top is shown.
+    `download` is what the page's TSV link saves: the bytes of a result file (the
+    file exactly as the workflow wrote it), another frame, or by default `frame`
+    itself; so a reader gets the full table even when only its top is shown.
     """
     columns = [c for c in columns if c.key in frame.columns]
     shown = frame if max_rows is None else frame.head(max_rows)
@@ -367,7 +367,9 @@ def make_table(
                 }
             )
         rows.append(cells)
-    data, encoding = embed_tsv(tsv_text(frame if download is None else download))
+    if not isinstance(download, bytes):
+        download = tsv_text(frame if download is None else download).encode("utf-8")
+    data, encoding = embed_tsv(download)
     return Table(
         id=table_id,
         columns=[{"label": c.label, "numeric": c.numeric, "help": c.help} for c in columns],
@@ -473,21 +475,19 @@ def contrast_label(contrast: dict) -> str:
 DESIGN_AUDIT_REQUIRED = ["section", "variable", "level", "covariate", "measure", "value", "flag", "message"]
 
 
-def cohort_section(sheet: pd.DataFrame, audit: pd.DataFrame, config: dict) -> dict:
-    """Samples per group and covariate (from the sheet) and the design audit."""
-    from .validation import design_variables
+def categorical_design_variables(audit: pd.DataFrame) -> list[str]:
+    """The design's categorical variables, in formula order, as the design audit found
+    them (it counts samples per level of each)."""
+    if not len(audit):
+        return []
+    levels = audit[audit["section"] == "samples_per_level"]
+    return list(dict.fromkeys(levels["variable"].astype(str)))
 
-    variables = design_variables(config["design"])
+
+def cohort_section(sheet: pd.DataFrame, audit: pd.DataFrame, audit_bytes: bytes, config: dict) -> dict:
+    """Samples per group and covariate (from the sheet) and the design audit."""
     contrast_variables = list(dict.fromkeys(c["variable"] for c in config["contrasts"].values()))
-    categorical = [
-        v
-        for v in variables
-        if v in sheet.columns
-        and (
-            v in config.get("categorical_variables", [])
-            or pd.to_numeric(sheet[v], errors="coerce").isna().any()
-        )
-    ]
+    categorical = [v for v in categorical_design_variables(audit) if v in sheet.columns]
     crosstabs = []
     for variable in contrast_variables:
         for covariate in [v for v in categorical if v != variable]:
@@ -553,7 +553,7 @@ def cohort_section(sheet: pd.DataFrame, audit: pd.DataFrame, config: dict) -> di
         "association": make_table(
             association, "audit-association", audit_columns, "design_association.tsv"
         ),
-        "audit": make_table(audit, "design-audit", audit_columns, "design_audit.tsv"),
+        "audit": make_table(audit, "design-audit", audit_columns, "design_audit.tsv", download=audit_bytes),
         "sheet": make_table(sheet, "sample-sheet", sheet_columns, "samples.tsv"),
     }
 
@@ -566,7 +566,7 @@ SAMPLES_QC_REQUIRED = ["sample", "library_size", "detected_genes", "size_factor"
 IDENTITY_REQUIRED = ["sample", "flagged", "reason", "positive_score", "negative_score"]
 
 
-def qc_section(files: ResultFiles, sheet: pd.DataFrame, config: dict) -> dict:
+def qc_section(files: ResultFiles, sheet: pd.DataFrame, variables: list[str], config: dict) -> dict:
     """Per-sample QC with the outlier flags of sample_qc and the MSC identity check."""
     qc = read_tsv(files.samples_qc, SAMPLES_QC_REQUIRED, "per-sample QC")
     identity = read_tsv(files.identity, IDENTITY_REQUIRED, "MSC identity check")
@@ -583,9 +583,7 @@ def qc_section(files: ResultFiles, sheet: pd.DataFrame, config: dict) -> dict:
         on="sample",
         how="left",
     )
-    from .validation import design_variables
-
-    variables = [v for v in design_variables(config["design"]) if v in sheet.columns]
+    variables = [v for v in variables if v in sheet.columns]
     merged = merged.merge(sheet[["sample", *variables]], on="sample", how="left")
     flag = merged["flag"].fillna("ok").astype(str)
     merged["flag"] = flag
@@ -723,6 +721,7 @@ def de_section(files: ResultFiles, name: str, contrast: dict, config: dict, top:
             de_columns(alpha),
             f"{name}.de.tsv",
             max_rows=top,
+            download=Path(paths["table"]).read_bytes(),
         ),
         "crosscheck": crosscheck,
         "figures": [
@@ -802,18 +801,20 @@ def enrichment_section(
 ) -> dict:
     paths = files.enrichment(name, collection)
     fdr = config.get("enrichment", {}).get("fdr", 0.05)
-    gsea = read_tsv(paths["gsea"], GSEA_REQUIRED, "GSEA results")
+    test = _level(contrast["test"])
     base = f"{slug(name)}-{slug(collection)}"
     analyses = []
-    for key, title, frame, columns in (
-        ("gsea", "GSEA (preranked)", gsea, gsea_columns()),
-        ("ora_up", f"Over-representation among genes up in {_level(contrast['test'])}", read_tsv(paths["ora_up"], ORA_REQUIRED, "ORA results"), ora_columns()),
-        ("ora_down", f"Over-representation among genes down in {_level(contrast['test'])}", read_tsv(paths["ora_down"], ORA_REQUIRED, "ORA results"), ora_columns()),
+    for key, title, required, columns in (
+        ("gsea", "GSEA (preranked)", GSEA_REQUIRED, gsea_columns()),
+        ("ora_up", f"Over-representation among genes up in {test}", ORA_REQUIRED, ora_columns()),
+        ("ora_down", f"Over-representation among genes down in {test}", ORA_REQUIRED, ora_columns()),
     ):
-        representative = _representative(frame)
+        frame = read_tsv(paths[key], required, f"{key} enrichment results")
         significant = _significant_terms(frame)
-        if "nes" in representative.columns and len(representative):
+        representative = _representative(frame)
+        if len(representative):
             representative = representative.sort_values(["pvalue", "term"], kind="mergesort")
+        direction = key == "gsea" and len(significant)
         analyses.append(
             {
                 "key": key,
@@ -821,15 +822,15 @@ def enrichment_section(
                 "tested": len(frame),
                 "significant": len(significant),
                 "representative": len(representative),
-                "up": int((significant["nes"] > 0).sum()) if key == "gsea" and len(significant) else None,
-                "down": int((significant["nes"] < 0).sum()) if key == "gsea" and len(significant) else None,
+                "up": int((significant["nes"] > 0).sum()) if direction else None,
+                "down": int((significant["nes"] < 0).sum()) if direction else None,
                 "table": make_table(
                     representative,
                     f"enr-{base}-{key}",
                     columns,
                     f"{name}.{collection}.{key}.tsv",
                     max_rows=top_terms,
-                    download=frame,
+                    download=Path(paths[key]).read_bytes(),
                 )
                 if len(representative)
                 else None,
@@ -912,98 +913,135 @@ def panel_columns(alpha: float) -> list[Column]:
 
 
 def markers_section(files: ResultFiles, name: str, contrast: dict, config: dict, top: int) -> dict:
+    """Marker genes and the curated panel of one contrast."""
     paths = files.markers(name)
     alpha = config["diffexp"]["alpha"]
     markers = read_tsv(paths["markers"], MARKERS_REQUIRED, "marker genes")
     panel = read_tsv(paths["panel"], PANEL_REQUIRED, "curated panel")
-    signature = read_tsv(paths["signature"], SIGNATURE_REQUIRED, "response signature")
-    performance = read_tsv(paths["signature_performance"], PERFORMANCE_REQUIRED, "signature performance")
-    label = contrast_label(contrast)
     test, reference = _level(contrast["test"]), _level(contrast["reference"])
-    panels = []
-    for panel_name, rows in panel.groupby("panel", sort=False) if len(panel) else []:
-        panels.append(
-            {
-                "name": format_text(panel_name),
-                "genes": [
-                    {"symbol": format_text(r["symbol"]), "status": format_text(r["status"])}
-                    for _, r in rows.iterrows()
-                ],
-            }
-        )
-    perf = performance.iloc[0].to_dict() if len(performance) else {}
-    status = format_text(perf.get("status", "")) or ("ok" if perf else "skipped")
-    skipped = status != "ok" or _missing(perf.get("auroc_mean"))
-    signature_info = {
-        "skipped": skipped,
+    panels = [
+        {
+            "name": format_text(panel_name),
+            "genes": [
+                {"symbol": format_text(r["symbol"]), "status": format_text(r["status"])}
+                for _, r in rows.iterrows()
+            ],
+        }
+        for panel_name, rows in (panel.groupby("panel", sort=False) if len(panel) else [])
+    ]
+    direction = markers["direction"].astype(str)
+    return {
+        "n_markers": len(markers),
+        "n_up": int((direction == "up").sum()),
+        "n_down": int((direction == "down").sum()),
+        "table": make_table(
+            markers.sort_values(["rank", "symbol"], kind="mergesort"),
+            f"markers-{slug(name)}",
+            marker_columns(alpha),
+            f"{name}.markers.tsv",
+            max_rows=top,
+            download=Path(paths["markers"]).read_bytes(),
+        ),
+        "panel": make_table(
+            panel,
+            f"panel-{slug(name)}",
+            panel_columns(alpha),
+            f"{name}.panel.tsv",
+            download=Path(paths["panel"]).read_bytes(),
+        ),
+        "panels": panels,
+        "signature": signature_section(files, name, contrast),
+        "marker_figures": [
+            figure(
+                paths["strip_top"],
+                "Top markers per sample",
+                f"Normalised counts of the strongest markers, one point per sample, split by "
+                f"group ({test}, {reference}). A good marker separates the groups with little "
+                "overlap, not only on average.",
+                "half",
+            ),
+            figure(
+                paths["heatmap"],
+                "Marker heatmap",
+                "Scaled expression of the top markers (rows) across samples (columns), with "
+                "the sample annotations on top. Look for a block structure that follows the "
+                "response groups rather than batch or source.",
+                "half",
+            ),
+        ],
+        "panel_figures": [
+            figure(
+                paths["volcano_panel"],
+                "Curated panel on the volcano plot",
+                "The genes of the curated panels highlighted among all genes. Panel genes in "
+                "the coloured tails are significant in this cohort; panel genes in the grey "
+                "centre are not.",
+                "half",
+            ),
+            figure(
+                paths["panel_dotplot"],
+                "Curated panel: effect and significance",
+                "One row per panel gene: shrunken log2 fold change (position), significance "
+                "(colour) and mean count (size). Genes marked 'low counts' or 'not in data' "
+                "could not be tested.",
+                "half",
+            ),
+            figure(
+                paths["strip_panel"],
+                "Curated panel per sample",
+                f"Normalised counts of the panel genes per sample and group ({test}, "
+                f"{reference}). Look for genes whose groups barely overlap.",
+            ),
+        ],
+    }
+
+
+def signature_section(files: ResultFiles, name: str, contrast: dict) -> dict:
+    """The multi-gene response signature and its cross-validated AUROC against the null."""
+    paths = files.markers(name)
+    signature = read_tsv(paths["signature"], SIGNATURE_REQUIRED, "response signature")
+    performance = read_tsv(
+        paths["signature_performance"], PERFORMANCE_REQUIRED, "signature performance"
+    )
+    result = performance.iloc[0].to_dict() if len(performance) else {}
+    status = format_text(result.get("status", "")) or ("ok" if result else "skipped")
+    two = format_fixed(2)
+    return {
+        "skipped": status != "ok" or _missing(result.get("auroc_mean")),
         "status": status,
-        "note": format_text(perf.get("note", "")),
-        "auroc": format_fixed(2)(perf.get("auroc_mean")),
-        "ci_low": format_fixed(2)(perf.get("auroc_ci_low")),
-        "ci_high": format_fixed(2)(perf.get("auroc_ci_high")),
-        "null": format_fixed(2)(perf.get("null_auroc_mean")),
-        "n_test": format_int(perf.get("n_test")),
-        "n_reference": format_int(perf.get("n_reference")),
+        "note": format_text(result.get("note", "")),
+        "auroc": two(result.get("auroc_mean")),
+        "ci_low": two(result.get("auroc_ci_low")),
+        "ci_high": two(result.get("auroc_ci_high")),
+        "null": two(result.get("null_auroc_mean")),
+        "n_test": format_int(result.get("n_test")),
+        "n_reference": format_int(result.get("n_reference")),
         "n_genes": len(signature),
         "table": make_table(
-            signature.sort_values(["selection_frequency", "symbol"], ascending=[False, True], kind="mergesort")
-            if len(signature)
-            else signature,
+            signature.sort_values(
+                ["selection_frequency", "symbol"], ascending=[False, True], kind="mergesort"
+            ),
             f"signature-{slug(name)}",
             [
                 Column("symbol", "symbol"),
                 Column("gene_id", "gene ID"),
                 num_column("selection_frequency", "selected in", 2, "fraction of cross-validation fits that chose the gene"),
-                num_column("mean_coefficient", "mean coefficient", 3, "> 0: higher in the test group raises the score"),
+                num_column("mean_coefficient", "mean coefficient", 3, "> 0: higher expression raises the score for the test group"),
             ],
             f"{name}.signature.tsv",
+            download=Path(paths["signature"]).read_bytes(),
         )
         if len(signature)
         else None,
         "figure": figure(
             paths["signature_roc"],
-            f"Response signature: ROC ({label})",
+            f"Response signature: ROC ({contrast_label(contrast)})",
             "ROC curves of the signature on held-out samples of the outer cross-validation "
             "folds (no sample scores itself), against the curves expected by chance "
             "(labels permuted). Judge the signature by the gap between the two, and by "
             "the width of the interval, not by the curve alone.",
             size="half",
         ),
-    }
-    n_up = int((markers["direction"].astype(str) == "up").sum()) if len(markers) else 0
-    n_down = int((markers["direction"].astype(str) == "down").sum()) if len(markers) else 0
-    return {
-        "n_markers": len(markers),
-        "n_up": n_up,
-        "n_down": n_down,
-        "table": make_table(
-            markers.sort_values(["rank", "symbol"], kind="mergesort") if len(markers) else markers,
-            f"markers-{slug(name)}",
-            marker_columns(alpha),
-            f"{name}.markers.tsv",
-            max_rows=top,
-        ),
-        "panel": make_table(panel, f"panel-{slug(name)}", panel_columns(alpha), f"{name}.panel.tsv"),
-        "panels": panels,
-        "signature": signature_info,
-        "marker_figures": [
-            figure(paths["strip_top"], "Top markers per sample",
-                   f"Normalised counts of the strongest markers, one point per sample, split by group ({test}, {reference}). "
-                   "A good marker separates the groups with little overlap, not only on average.", "half"),
-            figure(paths["heatmap"], "Marker heatmap",
-                   "Scaled expression of the top markers (rows) across samples (columns), with the sample annotations on top. "
-                   "Look for a block structure that follows the response groups rather than batch or source.", "half"),
-        ],
-        "panel_figures": [
-            figure(paths["volcano_panel"], "Curated panel on the volcano plot",
-                   "The genes of the curated panels highlighted among all genes. Panel genes in the coloured tails are "
-                   "significant in this cohort; panel genes in the grey centre are not.", "half"),
-            figure(paths["panel_dotplot"], "Curated panel: effect and significance",
-                   "One row per panel gene: shrunken log2 fold change (position), significance (colour) and mean count (size). "
-                   "Genes marked 'low counts' or 'not in data' could not be tested.", "half"),
-            figure(paths["strip_panel"], "Curated panel per sample",
-                   f"Normalised counts of the panel genes per sample and group ({test}, {reference}).", "wide"),
-        ],
     }
 
 
@@ -1143,8 +1181,8 @@ def build_context(files: ResultFiles, sheet: pd.DataFrame, config: dict, env: ji
     contrasts = config["contrasts"]
     collections = list(config.get("enrichment", {}).get("collections", {}))
     audit = read_tsv(files.design_audit, DESIGN_AUDIT_REQUIRED, "design audit")
-    cohort = cohort_section(sheet, audit, config)
-    qc = qc_section(files, sheet, config)
+    cohort = cohort_section(sheet, audit, Path(files.design_audit).read_bytes(), config)
+    qc = qc_section(files, sheet, categorical_design_variables(audit), config)
     sections = []
     for name, contrast in contrasts.items():
         sections.append(
