@@ -109,9 +109,10 @@ def test_search_filters_rows(full_report):
         symbols = column_keys(page, DE_TABLE, header_index(page, DE_TABLE, "symbol"))
         assert symbols == ["CDH1"]
         count = page.locator(f'[data-count-for="de-{CONTRAST}"]').text_content()
-        assert count.startswith(f"1 of {total} rows")
+        assert count == f"1 of {total} rows match \u201cCDH1\u201d"
         search.fill("")
         assert len(column_keys(page, DE_TABLE, 0)) == total
+        assert page.locator(f'[data-count-for="de-{CONTRAST}"]').text_content() == f"top {total} of 37 rows"
         assert record.console_errors == []
 
 

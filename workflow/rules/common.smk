@@ -11,6 +11,7 @@ from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
+from msc_response.report import ResultFiles  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
 
 
@@ -72,6 +73,18 @@ wildcard_constraints:
 
 def annotation_input():
     return [config["annotation"]] if config.get("annotation") else []
+
+
+def report_inputs(wildcards):
+    """What the report reads, as inputs of its rule: the sample sheet, and the results
+    that msc_response.report.ResultFiles names (the paths the stages write)."""
+    files = ResultFiles("results")
+    collections = list(config.get("enrichment", {}).get("collections", {}))
+    return {
+        "samples": config["samples"],
+        "provenance": files.provenance,
+        "results": files.all(CONTRASTS, collections, config["crosscheck_r"]["enabled"]),
+    }
 
 
 def all_outputs():

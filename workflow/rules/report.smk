@@ -1,21 +1,6 @@
-from msc_response.report import ResultFiles  # noqa: E402
-
-REPORT_FILES = ResultFiles("results")
-
-
-def report_inputs(wildcards):
-    """Every result file the report reads (ResultFiles names them, as the contracts do)."""
-    collections = list(config.get("enrichment", {}).get("collections", {}))
-    return {
-        "samples": config["samples"],
-        "results": REPORT_FILES.all(
-            CONTRASTS, collections, config["crosscheck_r"]["enabled"]
-        ),
-    }
-
-
 rule report:
     input:
+        # every result file the report reads, as msc_response.report.ResultFiles names them
         unpack(report_inputs),
     output:
         report(
@@ -30,7 +15,6 @@ rule report:
     conda:
         "../../envs/report.yaml"
     params:
-        results=REPORT_FILES.root,
         # the resolved config: parameters, methods text and report settings
         config=config,
     script:

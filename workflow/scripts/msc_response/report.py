@@ -57,8 +57,9 @@ CITATIONS = {
     "mesenchymal stem cells of \"no-options\" patients with critical limb ischemia treated "
     "by autologous bone marrow mononuclear cells. PLoS ONE 8:e73722. "
     "doi:10.1371/journal.pone.0073722",
-    "liang": "Liang H, et al. (2025). Wharton's jelly mesenchymal stem cells for end-stage "
-    "peripheral artery disease. Journal of Endovascular Therapy. doi:10.1177/15266028251361770",
+    "liang": "Liang H, Zhao B, Ren Y, Li P, Dai X (2025). Application of Wharton's jelly "
+    "mesenchymal stem cells in critical limb ischemia. Journal of Endovascular Therapy. "
+    "doi:10.1177/15266028251361770",
     "isct": "Dominici M, Le Blanc K, Mueller I, et al. (2006). Minimal criteria for defining "
     "multipotent mesenchymal stromal cells. The International Society for Cellular Therapy "
     "position statement. Cytotherapy 8:315-317. doi:10.1080/14653240600855905",
@@ -1211,6 +1212,7 @@ def build_context(files: ResultFiles, sheet: pd.DataFrame, config: dict, env: ji
             for s in sections
         ],
         "collections": collections,
+        "source_in_design": "source" in categorical_design_variables(audit),
     }
     return {
         "title": settings.title,

@@ -60,8 +60,12 @@
     }
     var count = document.querySelector('[data-count-for="' + table.id + '"]');
     if (count) {
-      count.textContent = shown + " of " + rows.length + " rows shown" +
-        (query ? ' matching "' + input.value.trim() + '"' : "");
+      if (!count.hasAttribute("data-initial")) {
+        count.setAttribute("data-initial", count.textContent);
+      }
+      count.textContent = query
+        ? shown + " of " + rows.length + " rows match \u201c" + input.value.trim() + "\u201d"
+        : count.getAttribute("data-initial");
     }
   }
 
