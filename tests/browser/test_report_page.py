@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from msc_response import report
-from msc_response.io import read_sample_sheet
+from tests.unit._report_fixture import render as write_report
 from tests.unit._report_fixture import write_results
 
 from .page import LAPTOP, visit
@@ -19,15 +19,8 @@ DE_TABLE = f"#de-{CONTRAST}"
 def render(root: Path, empty: bool = False, config: dict | None = None) -> Path:
     """Write the fixture results under `root` (unless `config` says they are there)
     and render the report; return its path."""
-    config = config or write_results(root, empty=empty)
-    output = root / "results/report/index.html"
-    report.write_report(
-        report.ResultFiles(str(root / "results")),
-        read_sample_sheet(root / "config/samples.tsv"),
-        config,
-        output,
-    )
-    return output
+    write_report(root, config or write_results(root, empty=empty))
+    return root / "results/report/index.html"
 
 
 @pytest.fixture(scope="module")

@@ -264,7 +264,10 @@ def write_results(root: Path, empty: bool = False) -> dict:
             "independent_filtering": True, "independent_filtering_rule": "r", "lfc_shrinkage": True,
             "fit_type": "parametric", "size_factors_fit_type": "ratio", "top_genes_labelled": 10,
         },
-        "enrichment": {"collections": COLLECTIONS, "ranking": "wald_stat", "seed": 42, "fdr": 0.05},
+        "enrichment": {
+            "enabled": True, "collections": COLLECTIONS, "ranking": "stat", "seed": 42,
+            "fdr": 0.05, "group_overlap": 0.5, "ora": {"padj": 0.05, "min_abs_log2fc": 0.5},
+        },
         "markers": {"seed": 1},
         "audit": {"warn_association": 0.8},
         "crosscheck_r": {"enabled": False},
@@ -399,3 +402,30 @@ def write_results(root: Path, empty: bool = False) -> dict:
     }
     Path(files.provenance).write_text(json.dumps(provenance, indent=2))
     return config
+
+
+def render(root: Path, config: dict, output: Path | None = None, collections=tuple(COLLECTIONS)) -> str:
+    """The report of the tree under `root` (written to results/report/index.html)."""
+    from msc_response.io import read_sample_sheet
+    from msc_response.report import write_report
+
+    return write_report(
+        ResultFiles(str(Path(root) / "results")),
+        read_sample_sheet(Path(root) / "config" / "samples.tsv"),
+        config,
+        output or Path(root) / "results" / "report" / "index.html",
+        collections=list(collections),
+    )
+
+
+def context(root: Path, config: dict) -> dict:
+    from msc_response.io import read_sample_sheet
+    from msc_response.report import build_context
+
+    return build_context(
+        ResultFiles(str(Path(root) / "results")),
+        read_sample_sheet(Path(root) / "config" / "samples.tsv"),
+        config,
+        list(COLLECTIONS),
+    )
+

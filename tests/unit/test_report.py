@@ -12,9 +12,8 @@ import pytest
 
 from msc_response import report
 from msc_response.errors import InputError
-from msc_response.io import read_sample_sheet
 
-from ._report_fixture import CONTRASTS, COLLECTIONS, write_results
+from ._report_fixture import COLLECTIONS, CONTRASTS, context, render, write_results
 
 SEEDS = ["IL4", "IL6", "CCL4", "CDH1", "PDX1"]
 # 3 QC figures; per contrast 2 DE, 2 per collection, 6 markers
@@ -66,9 +65,7 @@ class Page(HTMLParser):
 def build(root: Path, empty: bool = False, **changes) -> tuple[str, Page, dict]:
     config = write_results(root, empty=empty)
     config.update(changes)
-    files = report.ResultFiles(str(root / "results"))
-    sheet = read_sample_sheet(root / "config" / "samples.tsv")
-    html = report.write_report(files, sheet, config, root / "results/report/index.html")
+    html = render(root, config)
     page = Page()
     page.feed(html)
     return html, page, config
@@ -221,6 +218,12 @@ def test_methods_versions_parameters_checksums_and_citations(full):
     assert "with the design ~ batch + source + response" in text
     assert "adjusted p-value below 0.05" in text
     assert "fewer than 10 reads" in text
+    assert "gseapy 1.3.1 (Fang et al. 2023)" in text
+    assert "(GSEA; Subramanian et al. 2005) ranked the tested genes by the Wald statistic" in text
+    assert "multilevel algorithm of fgsea (Korotkevich et al. 2021), random seed 42" in text
+    assert "go_bp (15 to 500 genes per set), msc_biology (3 to 500 genes per set)" in text
+    assert "(Gene Ontology Consortium 2023)" in text
+    assert "|log2 fold change| of at least 0.5" in text
     for reference in ("Genome Biology 15:550", "Bioinformatics 39:btad547", "Bioinformatics 39:btac757",
                       "PNAS", "bioRxiv", "Genetics", "F1000Research", "Genome Biology 19:15",
                       "PLoS ONE 8:e73722", "10.1177/15266028251361770", "Cytotherapy 8:315"):
@@ -246,14 +249,7 @@ def test_methods_text_follows_the_parameters(tmp_path):
 
 def test_rendering_is_deterministic(full):
     root, html, _, config = full
-    again = report.render(
-        report.build_context(
-            report.ResultFiles(str(root / "results")),
-            read_sample_sheet(root / "config/samples.tsv"),
-            config,
-        )
-    )
-    assert again == html
+    assert report.render(context(root, config)) == html
 
 
 def test_nothing_significant_renders_with_clear_statements(empty):
@@ -272,16 +268,25 @@ def test_nothing_significant_renders_with_clear_statements(empty):
     assert "found no confounded" in section_text(page, "cohort")
 
 
+def test_without_enrichment_there_is_no_enrichment_section(tmp_path):
+    import shutil
+
+    config = write_results(tmp_path)
+    shutil.rmtree(tmp_path / "results/enrichment")
+    config["enrichment"] = {"enabled": False, "collections": {}}
+    html = render(tmp_path, config, collections=[])
+    page = Page()
+    page.feed(html)
+    assert "contrast-responder_vs_non_responder-enrichment" not in page.ids
+    assert "Gene-set enrichment" not in section_text(page, "methods")
+    assert "results/enrichment/summary.tsv" not in report.ResultFiles().all(CONTRASTS, [], False)
+
+
 def test_missing_figure_is_a_note_not_a_broken_image(tmp_path):
     config = write_results(tmp_path)
     roc = tmp_path / "results/markers/responder_vs_non_responder/signature_roc.png"
     roc.write_bytes(b"not a png")
-    html = report.write_report(
-        report.ResultFiles(str(tmp_path / "results")),
-        read_sample_sheet(tmp_path / "config/samples.tsv"),
-        config,
-        tmp_path / "index.html",
-    )
+    html = render(tmp_path, config)
     assert "This figure was not produced" in html and "signature_roc.png" in html
     assert html.count("<img ") == FIGURES - 1
 
@@ -291,11 +296,7 @@ def test_a_table_without_the_contract_columns_is_named(tmp_path):
     qc = tmp_path / "results/qc/samples_qc.tsv"
     pd.read_csv(qc, sep="\t").drop(columns=["flag", "flag_reason"]).to_csv(qc, sep="\t", index=False)
     with pytest.raises(InputError, match=r"samples_qc.tsv.*lacks the column\(s\) flag, flag_reason"):
-        report.build_context(
-            report.ResultFiles(str(tmp_path / "results")),
-            read_sample_sheet(tmp_path / "config/samples.tsv"),
-            config,
-        )
+        context(tmp_path, config)
 
 
 def test_png_size_and_dpi_are_read(tmp_path):

@@ -75,11 +75,16 @@ def annotation_input():
     return [config["annotation"]] if config.get("annotation") else []
 
 
+def report_collections():
+    """The gene-set collections the enrichment stage runs."""
+    return list(config.get("enrichment", {}).get("collections", {}))
+
+
 def report_inputs(wildcards):
     """What the report reads, as inputs of its rule: the sample sheet, and the results
     that msc_response.report.ResultFiles names (the paths the stages write)."""
     files = ResultFiles("results")
-    collections = list(config.get("enrichment", {}).get("collections", {}))
+    collections = report_collections()
     return {
         "samples": config["samples"],
         "provenance": files.provenance,

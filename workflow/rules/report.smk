@@ -17,5 +17,6 @@ rule report:
     params:
         # the resolved config: parameters, methods text and report settings
         config=config,
+        collections=report_collections(),
     script:
         "../scripts/report.py"

@@ -10,7 +10,7 @@ from msc_response.scripting import run
 def main(snakemake):
     config = snakemake.params.config
     files = report.ResultFiles(str(Path(snakemake.input.provenance).parent))
-    collections = list(config.get("enrichment", {}).get("collections", {}))
+    collections = snakemake.params.collections
     # The rule's inputs come from the same ResultFiles: reading a file the rule did not
     # declare would let the report run before the stage that writes it.
     undeclared = set(
@@ -19,7 +19,7 @@ def main(snakemake):
     if undeclared:
         raise RuntimeError(f"report reads files its rule does not declare: {sorted(undeclared)}")
     sheet = read_sample_sheet(snakemake.input.samples)
-    report.write_report(files, sheet, config, snakemake.output[0])
+    report.write_report(files, sheet, config, snakemake.output[0], collections)
 
 
 run(main, snakemake)

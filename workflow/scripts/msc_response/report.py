@@ -151,7 +151,8 @@ class ResultFiles:
         return files
 
     def all(self, contrasts: Iterable[str], collections: Iterable[str], crosscheck: bool) -> list[str]:
-        """Every file the report reads, for the rule's `input:`."""
+        """Every file the report reads, for the rule's `input:`; `collections` are the
+        gene-set collections the enrichment stage ran (none when it is switched off)."""
         contrasts, collections = list(contrasts), list(collections)
         paths = [
             self.design_audit,
@@ -159,8 +160,9 @@ class ResultFiles:
             *self.qc_figures().values(),
             self.identity,
             self.provenance,
-            self.enrichment_summary,
         ]
+        if collections:
+            paths.append(self.enrichment_summary)
         for contrast in contrasts:
             paths += self.de(contrast).values()
             if crosscheck:
@@ -1175,12 +1177,19 @@ def environment() -> jinja2.Environment:
     )
 
 
-def build_context(files: ResultFiles, sheet: pd.DataFrame, config: dict, env: jinja2.Environment | None = None) -> dict:
-    """Everything the template shows, read from the result files of `files`."""
+def build_context(
+    files: ResultFiles,
+    sheet: pd.DataFrame,
+    config: dict,
+    collections: Iterable[str] = (),
+    env: jinja2.Environment | None = None,
+) -> dict:
+    """Everything the template shows, read from the result files of `files`;
+    `collections` are the gene-set collections the enrichment stage ran."""
     env = env or environment()
     settings = ReportSettings.from_config(config)
     contrasts = config["contrasts"]
-    collections = list(config.get("enrichment", {}).get("collections", {}))
+    collections = list(collections)
     audit = read_tsv(files.design_audit, DESIGN_AUDIT_REQUIRED, "design audit")
     cohort = cohort_section(sheet, audit, Path(files.design_audit).read_bytes(), config)
     qc = qc_section(files, sheet, categorical_design_variables(audit), config)
@@ -1238,12 +1247,18 @@ def render(context: dict, env: jinja2.Environment | None = None) -> str:
     return env.get_template(MAIN_TEMPLATE).render(**context, assets=assets)
 
 
-def write_report(files: ResultFiles, sheet: pd.DataFrame, config: dict, output: str | Path) -> str:
+def write_report(
+    files: ResultFiles,
+    sheet: pd.DataFrame,
+    config: dict,
+    output: str | Path,
+    collections: Iterable[str] = (),
+) -> str:
     """Build, render and write the report (atomically); return the HTML."""
     from .io import write_atomically
 
     env = environment()
-    html = render(build_context(files, sheet, config, env), env)
+    html = render(build_context(files, sheet, config, collections, env), env)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(output, html.encode("utf-8"))
     return html
