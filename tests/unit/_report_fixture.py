@@ -388,7 +388,8 @@ def write_results(root: Path, empty: bool = False) -> dict:
         "workflow": {"name": "msc-response", "git_commit": "0123456789abcdef0123", "git_dirty": False, "version": "0.3.0"},
         "created": "2026-11-26T01:00:00+00:00",
         "config": config,
-        "tools": {"python": "3.11.7", "snakemake": "9.27.1", "pydeseq2": "0.5.4", "gseapy": "1.3.1", "scanpy": "1.11.5"},
+        "tools": {"python": "3.11.7", "snakemake": "9.27.1", "pydeseq2": "0.5.4", "gseapy": "1.3.1",
+                  "scanpy": "1.11.5", "inmoose": None},
         "platform": {"system": "Linux", "machine": "x86_64", "python_implementation": "CPython"},
         "inputs": {
             "counts": {"path": "resources/example/counts.tsv.gz", "sha256": "a" * 64, "bytes": 123456},
@@ -399,6 +400,10 @@ def write_results(root: Path, empty: bool = False) -> dict:
                 "msc_biology": {"path": "resources/gene_sets/msc_biology.gmt", "sha256": "d" * 64, "bytes": 100},
             },
         },
+    }
+    provenance["outputs"] = {
+        "results/de/responder_vs_non_responder.tsv": {"path": "results/de/responder_vs_non_responder.tsv", "sha256": "e" * 64, "bytes": 4321},
+        "results/qc/pca.png": {"path": "results/qc/pca.png"},
     }
     Path(files.provenance).write_text(json.dumps(provenance, indent=2))
     return config

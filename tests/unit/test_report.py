@@ -212,6 +212,8 @@ def test_methods_versions_parameters_checksums_and_citations(full):
     methods = section_text(page, "methods")
     assert "pydeseq2" in methods and "0.5.4" in methods
     assert "c" * 64 in methods and "gene sets: go_bp" in methods
+    assert "<td>inmoose</td><td>not installed</td>" in html
+    assert "e" * 64 in methods  # result files, from the provenance record
     text = section_text(page, "methods")
     assert "PyDESeq2 0.5.4 (Muzellec et al. 2023)" in text
     assert "DESeq2 (Love et al. 2014)" in text

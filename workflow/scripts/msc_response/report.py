@@ -1137,7 +1137,10 @@ def methods_section(provenance: dict, config: dict, facts: dict, env: jinja2.Env
         "workflow": provenance.get("workflow", {}),
         "created": provenance.get("created", ""),
         "platform": provenance.get("platform", {}),
-        "tools": sorted(tools.items(), key=lambda item: item[0].lower()),
+        "tools": sorted(
+            ((name, version or "not installed") for name, version in tools.items()),
+            key=lambda item: item[0].lower(),
+        ),
         "parameters": make_table(
             pd.DataFrame(parameters, columns=["parameter", "value"]),
             "parameters",
@@ -1145,6 +1148,15 @@ def methods_section(provenance: dict, config: dict, facts: dict, env: jinja2.Env
             "parameters.tsv",
         ),
         "checksums": checksum_rows(provenance.get("inputs", {})),
+        "outputs": make_table(
+            pd.DataFrame(
+                [_checksum_row(name, entry) for name, entry in (provenance.get("outputs") or {}).items()],
+                columns=["input", "path", "sha256", "bytes"],
+            ).drop(columns="input"),
+            "result-checksums",
+            [Column("path", "file"), Column("bytes", "bytes", numeric=True), Column("sha256", "sha256")],
+            "result_checksums.tsv",
+        ),
         "paragraphs": paragraphs,
         "citations": list(CITATIONS.values()),
     }
