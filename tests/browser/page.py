@@ -41,7 +41,8 @@ class Visit:
         """Requests for anything but the page itself (data: and blob: URLs stay in
         the page; Chromium does not report data: images as requests anyway)."""
         return [
-            url for url in self.requests
+            url
+            for url in self.requests
             if url != self.url and not url.startswith(("data:", "blob:"))
         ]
 
@@ -68,9 +69,9 @@ def visit(path: str | Path, viewport: dict = LAPTOP):
             page.on("request", lambda request: record.requests.append(request.url))
             page.on(
                 "console",
-                lambda message: record.console_errors.append(message.text)
-                if message.type == "error"
-                else None,
+                lambda message: (
+                    record.console_errors.append(message.text) if message.type == "error" else None
+                ),
             )
             page.on("pageerror", lambda error: record.console_errors.append(str(error)))
             page.goto(url, wait_until="load")

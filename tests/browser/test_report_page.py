@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from msc_response import report
+from msc_response import report_blocks
 from tests.unit._report_fixture import render as write_report
 from tests.unit._report_fixture import write_results
 
@@ -66,7 +66,7 @@ def test_page_loads_offline_without_errors(full_report, tmp_path):
         page.screenshot(path=str(screenshot))
         data = screenshot.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        assert report.png_info(data)[:2] == (LAPTOP["width"], LAPTOP["height"])
+        assert report_blocks.png_info(data)[:2] == (LAPTOP["width"], LAPTOP["height"])
 
 
 def test_clicking_a_header_sorts_the_table(full_report):
@@ -79,7 +79,7 @@ def test_clicking_a_header_sorts_the_table(full_report):
         keys = column_keys(page, DE_TABLE, column)
         numbers = [float(k) for k in keys if k != ""]
         assert numbers == sorted(numbers) and len(numbers) > 5
-        assert all(k == "" for k in keys[len(numbers):]), "NA sorts last"
+        assert all(k == "" for k in keys[len(numbers) :]), "NA sorts last"
         assert header.get_attribute("aria-sort") == "ascending"
         header.click()
         numbers = [float(k) for k in column_keys(page, DE_TABLE, column) if k != ""]
@@ -105,7 +105,10 @@ def test_search_filters_rows(full_report):
         assert count == f"1 of {total} rows match \u201cCDH1\u201d"
         search.fill("")
         assert len(column_keys(page, DE_TABLE, 0)) == total
-        assert page.locator(f'[data-count-for="de-{CONTRAST}"]').text_content() == f"top {total} of 37 rows"
+        assert (
+            page.locator(f'[data-count-for="de-{CONTRAST}"]').text_content()
+            == f"top {total} of 37 rows"
+        )
         assert record.console_errors == []
 
 
@@ -131,7 +134,7 @@ def test_large_table_download_is_unpacked_in_the_page(tmp_path):
     config = write_results(tmp_path)
     table = tmp_path / f"results/de/{CONTRAST}.tsv"
     header, *rows = table.read_text().splitlines(keepends=True)
-    copies = 2 * report.COMPRESS_ABOVE_BYTES // sum(map(len, rows)) + 1
+    copies = 2 * report_blocks.COMPRESS_ABOVE_BYTES // sum(map(len, rows)) + 1
     table.write_text(header + "".join(rows * copies))
     html = render(tmp_path, config=config)
     assert 'data-encoding="gzip+base64"' in html.read_text()

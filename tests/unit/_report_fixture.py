@@ -20,7 +20,11 @@ from msc_response.io import write_table
 from msc_response.report import ResultFiles
 
 CONTRASTS = {
-    "responder_vs_non_responder": {"variable": "response", "test": "responder", "reference": "non_responder"},
+    "responder_vs_non_responder": {
+        "variable": "response",
+        "test": "responder",
+        "reference": "non_responder",
+    },
     "bone_marrow_vs_adipose": {"variable": "source", "test": "bone_marrow", "reference": "adipose"},
 }
 COLLECTIONS = {
@@ -32,9 +36,36 @@ PANEL = {
     "isct_positive": ["NT5E", "THY1", "ENG"],
 }
 OTHER_GENES = [
-    "VEGFA", "FGF2", "HGF", "IGF1", "ANGPT1", "TGFB1", "PTGS2", "IDO1", "TNFAIP6", "CXCL12",
-    "COL1A1", "COL3A1", "FN1", "SPARC", "ACTA2", "TAGLN", "MMP2", "TIMP1", "SERPINE1", "CD44",
-    "PTPRC", "CD34", "CD14", "HLA-DRA", "CD79A", "ITGAM", "GAPDH", "ACTB", "B2M", "RPLP0",
+    "VEGFA",
+    "FGF2",
+    "HGF",
+    "IGF1",
+    "ANGPT1",
+    "TGFB1",
+    "PTGS2",
+    "IDO1",
+    "TNFAIP6",
+    "CXCL12",
+    "COL1A1",
+    "COL3A1",
+    "FN1",
+    "SPARC",
+    "ACTA2",
+    "TAGLN",
+    "MMP2",
+    "TIMP1",
+    "SERPINE1",
+    "CD44",
+    "PTPRC",
+    "CD34",
+    "CD14",
+    "HLA-DRA",
+    "CD79A",
+    "ITGAM",
+    "GAPDH",
+    "ACTB",
+    "B2M",
+    "RPLP0",
 ]
 
 
@@ -61,7 +92,9 @@ def png_bytes(width: int = 600, height: int = 400, dpi: int = 100, seed: int = 0
     raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     per_metre = round(dpi / 0.0254)
     return (
@@ -130,8 +163,34 @@ def _summary(table: pd.DataFrame, name: str, contrast: dict, alpha: float) -> pd
     )
 
 
-GSEA_COLUMNS = ["term", "description", "size_gmt", "size", "es", "nes", "pvalue", "fdr", "leading_edge", "group", "representative"]
-ORA_COLUMNS = ["term", "description", "size_gmt", "size", "overlap", "n_query", "n_background", "odds_ratio", "pvalue", "fdr", "genes", "group", "representative"]
+GSEA_COLUMNS = [
+    "term",
+    "description",
+    "size_gmt",
+    "size",
+    "es",
+    "nes",
+    "pvalue",
+    "fdr",
+    "leading_edge",
+    "group",
+    "representative",
+]
+ORA_COLUMNS = [
+    "term",
+    "description",
+    "size_gmt",
+    "size",
+    "overlap",
+    "n_query",
+    "n_background",
+    "odds_ratio",
+    "pvalue",
+    "fdr",
+    "genes",
+    "group",
+    "representative",
+]
 
 
 def _gsea(collection: str, empty: bool, rng) -> pd.DataFrame:
@@ -148,7 +207,10 @@ def _gsea(collection: str, empty: bool, rng) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "term": [f"{collection.upper()}:{i:05d}" for i in range(n)],
-            "description": [f"{collection} process {i} <b>&amp;</b>" if i == 0 else f"{collection} pathway {i}" for i in range(n)],
+            "description": [
+                f"{collection} process {i} <b>&amp;</b>" if i == 0 else f"{collection} pathway {i}"
+                for i in range(n)
+            ],
             "size_gmt": rng.integers(20, 300, n),
             "size": rng.integers(15, 200, n),
             "es": rng.normal(0, 0.5, n),
@@ -188,9 +250,23 @@ def _ora(direction: str, empty: bool, rng) -> pd.DataFrame:
 
 
 def _markers(de: pd.DataFrame, empty: bool, rng) -> pd.DataFrame:
-    columns = ["gene_id", "symbol", "direction", "rank", "baseMean", "mean_test", "mean_reference",
-               "log2FoldChange", "log2FoldChange_shrunk", "padj", "frac_expressed_test",
-               "frac_expressed_reference", "auroc", "auroc_ci_low", "auroc_ci_high"]
+    columns = [
+        "gene_id",
+        "symbol",
+        "direction",
+        "rank",
+        "baseMean",
+        "mean_test",
+        "mean_reference",
+        "log2FoldChange",
+        "log2FoldChange_shrunk",
+        "padj",
+        "frac_expressed_test",
+        "frac_expressed_reference",
+        "auroc",
+        "auroc_ci_low",
+        "auroc_ci_high",
+    ]
     if empty:
         return pd.DataFrame(columns=columns)
     top = de.head(10).copy()
@@ -230,7 +306,9 @@ def _panel(de: pd.DataFrame, empty: bool, alpha: float) -> pd.DataFrame:
                     "status": status,
                     "baseMean": gene["baseMean"] if gene is not None else np.nan,
                     "log2FoldChange": gene["log2FoldChange"] if gene is not None else np.nan,
-                    "log2FoldChange_shrunk": gene["log2FoldChange_shrunk"] if gene is not None else np.nan,
+                    "log2FoldChange_shrunk": (
+                        gene["log2FoldChange_shrunk"] if gene is not None else np.nan
+                    ),
                     "padj": gene["padj"] if gene is not None else np.nan,
                     "auroc": 0.8 if gene is not None else np.nan,
                 }
@@ -259,14 +337,27 @@ def write_results(root: Path, empty: bool = False) -> dict:
         "contrasts": CONTRASTS,
         "qc": {"vst_blind": True, "pca_top_genes": 500, "outlier_z": 3.5},
         "diffexp": {
-            "inference": "fast", "dispersion_prior": "r", "alpha": alpha, "lfc_threshold": 0,
-            "prefilter": {"min_count": 10, "min_samples": None}, "cooks": {"refit": True, "filter": True},
-            "independent_filtering": True, "independent_filtering_rule": "r", "lfc_shrinkage": True,
-            "fit_type": "parametric", "size_factors_fit_type": "ratio", "top_genes_labelled": 10,
+            "inference": "fast",
+            "dispersion_prior": "r",
+            "alpha": alpha,
+            "lfc_threshold": 0,
+            "prefilter": {"min_count": 10, "min_samples": None},
+            "cooks": {"refit": True, "filter": True},
+            "independent_filtering": True,
+            "independent_filtering_rule": "r",
+            "lfc_shrinkage": True,
+            "fit_type": "parametric",
+            "size_factors_fit_type": "ratio",
+            "top_genes_labelled": 10,
         },
         "enrichment": {
-            "enabled": True, "collections": COLLECTIONS, "ranking": "stat", "seed": 42,
-            "fdr": 0.05, "group_overlap": 0.5, "ora": {"padj": 0.05, "min_abs_log2fc": 0.5},
+            "enabled": True,
+            "collections": COLLECTIONS,
+            "ranking": "stat",
+            "seed": 42,
+            "fdr": 0.05,
+            "group_overlap": 0.5,
+            "ora": {"padj": 0.05, "min_abs_log2fc": 0.5},
         },
         "markers": {"seed": 1},
         "audit": {"warn_association": 0.8},
@@ -285,15 +376,31 @@ def write_results(root: Path, empty: bool = False) -> dict:
             ["samples_per_level", "batch", "b2", "", "n_samples", 4, "ok", ""],
             ["samples_per_level", "batch", "b3", "", "n_samples", 4, "ok", ""],
             ["association", "response", "", "source", "cramers_v", 0.0, "ok", ""],
-            ["association", "response", "", "batch", "cramers_v", 0.85 if not empty else 0.1,
-             "nearly_confounded" if not empty else "ok",
-             "response and batch are nearly confounded (Cramér's V 0.85)" if not empty else ""],
+            [
+                "association",
+                "response",
+                "",
+                "batch",
+                "cramers_v",
+                0.85 if not empty else 0.1,
+                "nearly_confounded" if not empty else "ok",
+                "response and batch are nearly confounded (Cramér's V 0.85)" if not empty else "",
+            ],
             ["design", "~ batch + source + response", "", "", "n_samples", 12, "ok", ""],
             ["design", "~ batch + source + response", "", "", "n_coefficients", 5, "ok", ""],
             ["design", "~ batch + source + response", "", "", "rank", 5, "ok", ""],
             ["design", "~ batch + source + response", "", "", "residual_df", 7, "ok", ""],
         ],
-        columns=["section", "variable", "level", "covariate", "measure", "value", "flag", "message"],
+        columns=[
+            "section",
+            "variable",
+            "level",
+            "covariate",
+            "measure",
+            "value",
+            "flag",
+            "message",
+        ],
     )
     write_table(audit, files.design_audit)
 
@@ -322,7 +429,9 @@ def write_results(root: Path, empty: bool = False) -> dict:
         {
             "sample": sheet["sample"],
             "flagged": [(not empty) and i == 5 for i in range(12)],
-            "reason": ["PTPRC (CD45) expressed" if (not empty) and i == 5 else "" for i in range(12)],
+            "reason": [
+                "PTPRC (CD45) expressed" if (not empty) and i == 5 else "" for i in range(12)
+            ],
             "positive_score": rng.uniform(5, 8, 12),
             "negative_score": rng.uniform(0, 2, 12),
         }
@@ -347,69 +456,151 @@ def write_results(root: Path, empty: bool = False) -> dict:
             for key in ("ora_up", "ora_down"):
                 write_table(_ora(key, empty or collection == "msc_biology", rng), paths[key])
             write_table(
-                pd.DataFrame({"collection": [collection], "sets_usable": [12], "genes_usable": [35], "gmt_sha256": ["0" * 64]}),
+                pd.DataFrame(
+                    {
+                        "collection": [collection],
+                        "sets_usable": [12],
+                        "genes_usable": [35],
+                        "gmt_sha256": ["0" * 64],
+                    }
+                ),
                 paths["sets"],
             )
             _png(Path(paths["dotplot"]), f"{collection} dot plot")
             _png(Path(paths["gsea_top"]), f"{collection} running scores")
             significant = gsea[gsea["group"].notna()]
             summary_rows.append(
-                [name, collection, "gsea", len(gsea), len(significant),
-                 gsea["description"].iloc[0], gsea["fdr"].iloc[0]]
+                [
+                    name,
+                    collection,
+                    "gsea",
+                    len(gsea),
+                    len(significant),
+                    gsea["description"].iloc[0],
+                    gsea["fdr"].iloc[0],
+                ]
             )
         marker_paths = files.markers(name)
         Path(marker_paths["markers"]).parent.mkdir(parents=True, exist_ok=True)
         write_table(_markers(table, empty, rng), marker_paths["markers"])
         write_table(_panel(table, empty, alpha), marker_paths["panel"])
         if empty:
-            signature = pd.DataFrame(columns=["gene_id", "symbol", "selection_frequency", "mean_coefficient"])
+            signature = pd.DataFrame(
+                columns=["gene_id", "symbol", "selection_frequency", "mean_coefficient"]
+            )
             performance = pd.DataFrame(
-                [{"auroc_mean": np.nan, "auroc_ci_low": np.nan, "auroc_ci_high": np.nan,
-                  "null_auroc_mean": np.nan, "n_test": 8, "n_reference": 4, "status": "skipped",
-                  "note": "fewer than 5 samples in the reference group for nested cross-validation"}]
+                [
+                    {
+                        "auroc_mean": np.nan,
+                        "auroc_ci_low": np.nan,
+                        "auroc_ci_high": np.nan,
+                        "null_auroc_mean": np.nan,
+                        "n_test": 8,
+                        "n_reference": 4,
+                        "status": "skipped",
+                        "note": "fewer than 5 samples in the reference group for nested cross-validation",
+                    }
+                ]
             )
         else:
             signature = table.head(4)[["gene_id", "symbol"]].assign(
                 selection_frequency=[1.0, 0.9, 0.6, 0.4], mean_coefficient=[0.8, 0.5, -0.3, 0.2]
             )
             performance = pd.DataFrame(
-                [{"auroc_mean": 0.78, "auroc_ci_low": 0.61, "auroc_ci_high": 0.93,
-                  "null_auroc_mean": 0.5, "n_test": 8, "n_reference": 4, "status": "ok", "note": ""}]
+                [
+                    {
+                        "auroc_mean": 0.78,
+                        "auroc_ci_low": 0.61,
+                        "auroc_ci_high": 0.93,
+                        "null_auroc_mean": 0.5,
+                        "n_test": 8,
+                        "n_reference": 4,
+                        "status": "ok",
+                        "note": "",
+                    }
+                ]
             )
         write_table(signature, marker_paths["signature"])
         write_table(performance, marker_paths["signature_performance"])
-        for key in ("strip_top", "strip_panel", "heatmap", "panel_dotplot", "volcano_panel", "signature_roc"):
+        for key in (
+            "strip_top",
+            "strip_panel",
+            "heatmap",
+            "panel_dotplot",
+            "volcano_panel",
+            "signature_roc",
+        ):
             _png(Path(marker_paths[key]), f"{key} {name}")
     write_table(
-        pd.DataFrame(summary_rows, columns=["contrast", "collection", "analysis", "sets_tested", "significant", "top_term", "top_fdr"]),
+        pd.DataFrame(
+            summary_rows,
+            columns=[
+                "contrast",
+                "collection",
+                "analysis",
+                "sets_tested",
+                "significant",
+                "top_term",
+                "top_fdr",
+            ],
+        ),
         files.enrichment_summary,
     )
     provenance = {
-        "workflow": {"name": "msc-response", "git_commit": "0123456789abcdef0123", "git_dirty": False, "version": "0.3.0"},
+        "workflow": {
+            "name": "msc-response",
+            "git_commit": "0123456789abcdef0123",
+            "git_dirty": False,
+            "version": "0.3.0",
+        },
         "created": "2026-11-26T01:00:00+00:00",
         "config": config,
-        "tools": {"python": "3.11.7", "snakemake": "9.27.1", "pydeseq2": "0.5.4", "gseapy": "1.3.1",
-                  "scanpy": "1.11.5", "inmoose": None},
+        "tools": {
+            "python": "3.11.7",
+            "snakemake": "9.27.1",
+            "pydeseq2": "0.5.4",
+            "gseapy": "1.3.1",
+            "scanpy": "1.11.5",
+            "inmoose": None,
+        },
         "platform": {"system": "Linux", "machine": "x86_64", "python_implementation": "CPython"},
         "inputs": {
-            "counts": {"path": "resources/example/counts.tsv.gz", "sha256": "a" * 64, "bytes": 123456},
+            "counts": {
+                "path": "resources/example/counts.tsv.gz",
+                "sha256": "a" * 64,
+                "bytes": 123456,
+            },
             "samples": {"path": "config/samples.tsv", "sha256": "b" * 64, "bytes": 789},
             "annotation": None,
             "gene_sets": {
-                "go_bp": {"path": "resources/gene_sets/go_bp.gmt.gz", "sha256": "c" * 64, "bytes": 1000},
-                "msc_biology": {"path": "resources/gene_sets/msc_biology.gmt", "sha256": "d" * 64, "bytes": 100},
+                "go_bp": {
+                    "path": "resources/gene_sets/go_bp.gmt.gz",
+                    "sha256": "c" * 64,
+                    "bytes": 1000,
+                },
+                "msc_biology": {
+                    "path": "resources/gene_sets/msc_biology.gmt",
+                    "sha256": "d" * 64,
+                    "bytes": 100,
+                },
             },
         },
     }
     provenance["outputs"] = {
-        "results/de/responder_vs_non_responder.tsv": {"path": "results/de/responder_vs_non_responder.tsv", "sha256": "e" * 64, "bytes": 4321},
+        "results/de/responder_vs_non_responder.tsv": {
+            "path": "results/de/responder_vs_non_responder.tsv",
+            "sha256": "e" * 64,
+            "bytes": 4321,
+        },
         "results/qc/pca.png": {"path": "results/qc/pca.png"},
     }
     Path(files.provenance).write_text(json.dumps(provenance, indent=2))
     return config
 
 
-def render(root: Path, config: dict, output: Path | None = None, collections=tuple(COLLECTIONS)) -> str:
+def render(
+    root: Path, config: dict, output: Path | None = None, collections=tuple(COLLECTIONS)
+) -> str:
     """The report of the tree under `root` (written to results/report/index.html)."""
     from msc_response.io import read_sample_sheet
     from msc_response.report import write_report
@@ -433,4 +624,3 @@ def context(root: Path, config: dict) -> dict:
         config,
         list(COLLECTIONS),
     )
-

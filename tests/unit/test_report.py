@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_response import report
+from msc_response import report, report_blocks
 from msc_response.errors import InputError
 
 from ._report_fixture import COLLECTIONS, CONTRASTS, context, render, write_results
@@ -88,18 +88,23 @@ def section_text(page: Page, section_id: str) -> str:
 
 
 def test_numbers_are_formatted_for_reading():
-    assert report.format_p(0.01234) == "0.0123"
-    assert report.format_p(1.234e-5) == "1.23e-5"
-    assert report.format_p(0.0) == "< 1e-300"
-    assert report.format_p(np.nan) == "NA"
-    assert report.format_fixed(2)(-0.001) == "0.00"
-    assert report.format_fixed(2)(1.2345) == "1.23"
-    assert report.format_mean(1234.6) == "1,235"
-    assert report.format_mean(3.14159) == "3.1"
-    assert report.format_int(41000000.0) == "41,000,000"
-    assert report.format_genes(3)("A;B;C;D;E") == "A, B, C … (+2)"
-    assert [report.truthy(v) for v in ("True", "false", 1, 0, np.nan, "yes")] == [
-        True, False, True, False, False, True
+    assert report_blocks.format_p(0.01234) == "0.0123"
+    assert report_blocks.format_p(1.234e-5) == "1.23e-5"
+    assert report_blocks.format_p(0.0) == "< 1e-300"
+    assert report_blocks.format_p(np.nan) == "NA"
+    assert report_blocks.format_fixed(2)(-0.001) == "0.00"
+    assert report_blocks.format_fixed(2)(1.2345) == "1.23"
+    assert report_blocks.format_mean(1234.6) == "1,235"
+    assert report_blocks.format_mean(3.14159) == "3.1"
+    assert report_blocks.format_int(41000000.0) == "41,000,000"
+    assert report_blocks.format_genes(3)("A;B;C;D;E") == "A, B, C … (+2)"
+    assert [report_blocks.truthy(v) for v in ("True", "false", 1, 0, np.nan, "yes")] == [
+        True,
+        False,
+        True,
+        False,
+        False,
+        True,
     ]
 
 
@@ -130,14 +135,15 @@ def test_report_is_self_contained(full):
     for tag, name, value in page.attributes:
         if name in ("src", "href", "action", "poster", "data", "srcset"):
             assert value.startswith(("data:image/png;base64,", "#")), (tag, name, value[:80])
-    assert not re.search(r"url\(|@import|https?://", html.split("<body")[0].replace(
-        "Content-Security-Policy", ""))  # nothing in the head loads anything
+    assert not re.search(
+        r"url\(|@import|https?://", html.split("<body")[0].replace("Content-Security-Policy", "")
+    )  # nothing in the head loads anything
     assert "default-src 'none'" in html  # and the browser is told to refuse it
     assert {"link", "iframe", "object", "embed"}.isdisjoint(page.tags)
     assert len(page.images) == FIGURES
     for image in page.images:
         data = base64.b64decode(image["src"].split(",", 1)[1])
-        assert report.png_info(data) is not None
+        assert report_blocks.png_info(data) is not None
 
 
 def test_sections_navigation_and_one_section_per_contrast(full):
@@ -160,7 +166,9 @@ def test_cohort_and_qc_sections(full):
     assert "nearly confounded" in cohort  # the audit's flag is shown
     assert "response by source" in cohort
     qc = section_text(page, "qc")
-    assert "1 sample flagged as outlier" in qc and "S04: small library; far from other samples" in qc
+    assert (
+        "1 sample flagged as outlier" in qc and "S04: small library; far from other samples" in qc
+    )
     assert "S08 (few detected genes)" in qc  # a note, not an outlier
     assert "S06: PTPRC (CD45) expressed" in qc  # identity check
 
@@ -174,7 +182,7 @@ def test_de_section_states_counts_and_embeds_the_full_table(full):
     down = int(((table["padj"] < 0.05) & (table["log2FoldChange"] < 0)).sum())
     assert f"{up + down} genes differ at adjusted p < 0.05: {up} up and {down} down" in text
     # the page shows the top rows; the download is the whole file, byte for byte
-    (key, encoding), = [k for k in page.data_blocks if k[0] == f"de-{name}-data"]
+    ((key, encoding),) = [k for k in page.data_blocks if k[0] == f"de-{name}-data"]
     data = base64.b64decode(page.data_blocks[(key, encoding)])
     if encoding == "gzip+base64":
         data = gzip.decompress(data)
@@ -184,7 +192,7 @@ def test_de_section_states_counts_and_embeds_the_full_table(full):
 def test_panel_names_the_seed_genes_with_their_status(full):
     _, html, page, _ = full
     text = section_text(page, "contrast-responder_vs_non_responder")
-    panel = text[text.index("Markers and curated panel"):text.index("Marker genes")]
+    panel = text[text.index("Markers and curated panel") : text.index("Marker genes")]
     for gene in SEEDS:
         assert gene in panel
     assert "NT5E (not in data)" in panel
@@ -204,7 +212,10 @@ def test_enrichment_shows_representative_sets_and_escapes_text(full):
 def test_signature_reports_auroc_with_interval_and_null(full):
     _, _, page, _ = full
     text = section_text(page, "contrast-responder_vs_non_responder")
-    assert "Cross-validated AUROC 0.78 (95% interval 0.61 to 0.93) against 0.50 with permuted labels" in text
+    assert (
+        "Cross-validated AUROC 0.78 (95% interval 0.61 to 0.93) against 0.50 with permuted labels"
+        in text
+    )
 
 
 def test_methods_versions_parameters_checksums_and_citations(full):
@@ -226,9 +237,19 @@ def test_methods_versions_parameters_checksums_and_citations(full):
     assert "go_bp (15 to 500 genes per set), msc_biology (3 to 500 genes per set)" in text
     assert "(Gene Ontology Consortium 2023)" in text
     assert "|log2 fold change| of at least 0.5" in text
-    for reference in ("Genome Biology 15:550", "Bioinformatics 39:btad547", "Bioinformatics 39:btac757",
-                      "PNAS", "bioRxiv", "Genetics", "F1000Research", "Genome Biology 19:15",
-                      "PLoS ONE 8:e73722", "10.1177/15266028251361770", "Cytotherapy 8:315"):
+    for reference in (
+        "Genome Biology 15:550",
+        "Bioinformatics 39:btad547",
+        "Bioinformatics 39:btac757",
+        "PNAS",
+        "bioRxiv",
+        "Genetics",
+        "F1000Research",
+        "Genome Biology 19:15",
+        "PLoS ONE 8:e73722",
+        "10.1177/15266028251361770",
+        "Cytotherapy 8:315",
+    ):
         assert reference in methods
     # every parameter is in the embedded parameters table
     (key,) = [k for k in page.data_blocks if k[0] == "parameters-data"]
@@ -239,8 +260,12 @@ def test_methods_versions_parameters_checksums_and_citations(full):
 
 def test_methods_text_follows_the_parameters(tmp_path):
     changed = {
-        "diffexp": {**write_results(tmp_path)["diffexp"], "alpha": 0.1, "lfc_threshold": 1,
-                    "prefilter": {"min_count": 0, "min_samples": None}},
+        "diffexp": {
+            **write_results(tmp_path)["diffexp"],
+            "alpha": 0.1,
+            "lfc_threshold": 1,
+            "prefilter": {"min_count": 0, "min_samples": None},
+        },
     }
     _, page, _ = build(tmp_path, **changed)
     text = section_text(page, "methods")
@@ -296,16 +321,20 @@ def test_missing_figure_is_a_note_not_a_broken_image(tmp_path):
 def test_a_table_without_the_contract_columns_is_named(tmp_path):
     config = write_results(tmp_path)
     qc = tmp_path / "results/qc/samples_qc.tsv"
-    pd.read_csv(qc, sep="\t").drop(columns=["flag", "flag_reason"]).to_csv(qc, sep="\t", index=False)
-    with pytest.raises(InputError, match=r"samples_qc.tsv.*lacks the column\(s\) flag, flag_reason"):
+    pd.read_csv(qc, sep="\t").drop(columns=["flag", "flag_reason"]).to_csv(
+        qc, sep="\t", index=False
+    )
+    with pytest.raises(
+        InputError, match=r"samples_qc.tsv.*lacks the column\(s\) flag, flag_reason"
+    ):
         context(tmp_path, config)
 
 
 def test_png_size_and_dpi_are_read(tmp_path):
     write_results(tmp_path)
     data = (tmp_path / "results/qc/pca.png").read_bytes()
-    width, height, dpi = report.png_info(data)
+    width, height, dpi = report_blocks.png_info(data)
     assert (width, height) == (600, 400) and round(dpi) == 100
-    shown = report.figure(tmp_path / "results/qc/pca.png", "t", "c")
+    shown = report_blocks.figure(tmp_path / "results/qc/pca.png", "t", "c")
     assert shown["width"] == 576  # 6 inches at 96 CSS pixels per inch
-    assert report.png_info(b"GIF89a" + bytes(40)) is None
+    assert report_blocks.png_info(b"GIF89a" + bytes(40)) is None

@@ -10,28 +10,37 @@ JavaScript are inlined, and every table carries its own data for the TSV downloa
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
-import math
 import re
-import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import jinja2
-import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .report_blocks import (
+    Column,
+    Table,
+    figure,
+    format_fixed,
+    format_general,
+    format_genes,
+    format_int,
+    format_mean,
+    format_p,
+    format_text,
+    make_table,
+    missing,
+    num_column,
+    p_column,
+    truthy,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAIN_TEMPLATE = "report.html.j2"
 METHODS_TEMPLATE = "methods.txt.j2"
-# A table whose TSV is larger than this is embedded gzip-compressed (the page
-# decompresses it on download with the browser's DecompressionStream).
-COMPRESS_ABOVE_BYTES = 50_000
 
 CITATIONS = {
     "deseq2": "Love MI, Huber W, Anders S (2014). Moderated estimation of fold change and "
@@ -54,7 +63,7 @@ CITATIONS = {
     "scanpy": "Wolf FA, Angerer P, Theis FJ (2018). SCANPY: large-scale single-cell gene "
     "expression data analysis. Genome Biology 19:15. doi:10.1186/s13059-017-1382-0",
     "altaner": "Altaner C, Altanerova V, Cihova M, et al. (2013). Characterization of "
-    "mesenchymal stem cells of \"no-options\" patients with critical limb ischemia treated "
+    'mesenchymal stem cells of "no-options" patients with critical limb ischemia treated '
     "by autologous bone marrow mononuclear cells. PLoS ONE 8:e73722. "
     "doi:10.1371/journal.pone.0073722",
     "liang": "Liang H, Zhao B, Ren Y, Li P, Dai X (2025). Application of Wharton's jelly "
@@ -150,7 +159,9 @@ class ResultFiles:
         )
         return files
 
-    def all(self, contrasts: Iterable[str], collections: Iterable[str], crosscheck: bool) -> list[str]:
+    def all(
+        self, contrasts: Iterable[str], collections: Iterable[str], crosscheck: bool
+    ) -> list[str]:
         """Every file the report reads, for the rule's `input:`; `collections` are the
         gene-set collections the enrichment stage ran (none when it is switched off)."""
         contrasts, collections = list(contrasts), list(collections)
@@ -171,265 +182,6 @@ class ResultFiles:
                 paths += self.enrichment(contrast, collection).values()
             paths += self.markers(contrast).values()
         return paths
-
-
-# ---------------------------------------------------------------------------
-# Numbers for reading
-
-
-def _missing(value) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def format_p(value) -> str:
-    """p-values and FDRs: 3 significant digits, scientific below 0.001."""
-    if _missing(value):
-        return "NA"
-    value = float(value)
-    if value == 0:
-        return "< 1e-300"
-    if value < 1e-3:
-        mantissa, exponent = f"{value:.2e}".split("e")
-        return f"{mantissa}e{int(exponent)}"
-    return f"{value:.3g}"
-
-
-def format_fixed(digits: int) -> Callable[[object], str]:
-    def formatter(value) -> str:
-        if _missing(value):
-            return "NA"
-        text = f"{float(value):.{digits}f}"
-        return "0" + text[2:] if text.startswith("-0") and float(text) == 0 else text
-    return formatter
-
-
-def format_int(value) -> str:
-    if _missing(value):
-        return "NA"
-    return f"{int(round(float(value))):,}"
-
-
-def format_mean(value) -> str:
-    """Mean counts: whole numbers with thousands separators, one decimal below 10."""
-    if _missing(value):
-        return "NA"
-    value = float(value)
-    return f"{value:.1f}" if abs(value) < 10 else f"{value:,.0f}"
-
-
-def format_general(value) -> str:
-    """A number of unknown scale: 3 significant digits."""
-    if _missing(value):
-        return "NA"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}"
-    return f"{value:.3g}"
-
-
-def format_text(value) -> str:
-    if _missing(value):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def format_genes(limit: int = 8) -> Callable[[object], str]:
-    """A ';'-joined gene list, cut to its first `limit` genes."""
-    def formatter(value) -> str:
-        if _missing(value) or value == "":
-            return ""
-        genes = [g for g in str(value).split(";") if g]
-        more = len(genes) - limit
-        return ", ".join(genes[:limit]) + (f" … (+{more})" if more > 0 else "")
-    return formatter
-
-
-def truthy(value) -> bool:
-    """A flag column as written by pandas ('True'/'False'), or by hand ('yes', '1')."""
-    if _missing(value):
-        return False
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, float, np.number)):
-        return value != 0
-    return str(value).strip().lower() in {"true", "yes", "1", "t", "y"}
-
-
-# ---------------------------------------------------------------------------
-# Tables: displayed rows with sort keys, plus the data behind them for download
-
-
-@dataclass
-class Column:
-    """How one column of a result table is shown: `key` in the frame, header label,
-    formatter, and whether it sorts as a number."""
-
-    key: str
-    label: str
-    format: Callable[[object], str] = format_text
-    numeric: bool = False
-    help: str = ""
-    css: Callable[[object], str] | None = None
-
-
-def p_column(key: str, label: str, help: str = "") -> Column:
-    return Column(key, label, format_p, numeric=True, help=help)
-
-
-def num_column(key: str, label: str, digits: int = 2, help: str = "") -> Column:
-    return Column(key, label, format_fixed(digits), numeric=True, help=help)
-
-
-def sign_css(value) -> str:
-    if _missing(value):
-        return ""
-    return "up" if float(value) > 0 else "down" if float(value) < 0 else ""
-
-
-@dataclass
-class Table:
-    id: str
-    columns: list[dict]
-    rows: list[list[dict]]
-    n_total: int
-    filename: str
-    data: str
-    encoding: str
-    caption: str = ""
-
-    @property
-    def n_shown(self) -> int:
-        return len(self.rows)
-
-
-def tsv_text(frame: pd.DataFrame) -> str:
-    """The table as the workflow writes TSVs (same float format as io.write_table)."""
-    return frame.to_csv(sep="\t", index=False, float_format="%.8g", na_rep="NA")
-
-
-def embed_tsv(data: bytes) -> tuple[str, str]:
-    """base64 of a TSV's bytes, gzip-compressed when large; and the encoding's name."""
-    if len(data) > COMPRESS_ABOVE_BYTES:
-        return base64.b64encode(gzip.compress(data, mtime=0)).decode("ascii"), "gzip+base64"
-    return base64.b64encode(data).decode("ascii"), "base64"
-
-
-def _sort_key(value, numeric: bool) -> str:
-    if _missing(value):
-        return ""
-    if numeric:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return ""
-        return "" if math.isnan(number) else repr(number)
-    return format_text(value)
-
-
-def make_table(
-    frame: pd.DataFrame,
-    table_id: str,
-    columns: list[Column],
-    filename: str,
-    max_rows: int | None = None,
-    download: pd.DataFrame | bytes | None = None,
-    caption: str = "",
-) -> Table:
-    """A displayable, sortable table of `frame`'s first `max_rows` rows.
-
-    `download` is what the page's TSV link saves: the bytes of a result file (the
-    file exactly as the workflow wrote it), another frame, or by default `frame`
-    itself; so a reader gets the full table even when only its top is shown.
-    """
-    columns = [c for c in columns if c.key in frame.columns]
-    shown = frame if max_rows is None else frame.head(max_rows)
-    rows = []
-    for record in shown.to_dict("records"):
-        cells = []
-        for column in columns:
-            value = record[column.key]
-            cells.append(
-                {
-                    "text": column.format(value),
-                    "sort": _sort_key(value, column.numeric),
-                    "css": column.css(value) if column.css else "",
-                    "numeric": column.numeric,
-                }
-            )
-        rows.append(cells)
-    if not isinstance(download, bytes):
-        download = tsv_text(frame if download is None else download).encode("utf-8")
-    data, encoding = embed_tsv(download)
-    return Table(
-        id=table_id,
-        columns=[{"label": c.label, "numeric": c.numeric, "help": c.help} for c in columns],
-        rows=rows,
-        n_total=len(frame),
-        filename=filename,
-        data=data,
-        encoding=encoding,
-        caption=caption,
-    )
-
-
-# ---------------------------------------------------------------------------
-# Figures
-
-
-def png_info(data: bytes) -> tuple[int, int, float | None] | None:
-    """Width, height and DPI (from the pHYs chunk, if any) of a PNG; None if not a PNG."""
-    if len(data) < 33 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", data[16:24])
-    dpi = None
-    position = 8
-    while position + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[position : position + 8])
-        if kind == b"pHYs" and length == 9:
-            x_per_metre, _, unit = struct.unpack(">IIB", data[position + 8 : position + 17])
-            if unit == 1 and x_per_metre > 0:
-                dpi = x_per_metre * 0.0254
-            break
-        if kind == b"IDAT":
-            break
-        position += 12 + length
-    return width, height, dpi
-
-
-def figure(path: str | Path, title: str, caption: str, size: str = "wide") -> dict:
-    """A figure for the template: the PNG as a data URI, shown at its physical size
-    (pixels x 96 / its DPI), never wider than the page. `size` ('wide', 'half')
-    is a layout hint for the stylesheet. A missing or unreadable PNG gives a figure
-    with `src=None`, which the template shows as a note instead of a broken image."""
-    path = Path(path)
-    data = path.read_bytes() if path.is_file() else b""
-    info = png_info(data)
-    if info is None:
-        return {"title": title, "caption": caption, "src": None, "path": str(path), "size": size}
-    width, height, dpi = info
-    scale = 96 / dpi if dpi else 1.0
-    return {
-        "title": title,
-        "caption": caption,
-        "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
-        "width": max(1, round(width * scale)),
-        "height": max(1, round(height * scale)),
-        "path": str(path),
-        "size": size,
-    }
 
 
 # ---------------------------------------------------------------------------
@@ -475,7 +227,16 @@ def contrast_label(contrast: dict) -> str:
 # Sections
 
 
-DESIGN_AUDIT_REQUIRED = ["section", "variable", "level", "covariate", "measure", "value", "flag", "message"]
+DESIGN_AUDIT_REQUIRED = [
+    "section",
+    "variable",
+    "level",
+    "covariate",
+    "measure",
+    "value",
+    "flag",
+    "message",
+]
 
 
 def categorical_design_variables(audit: pd.DataFrame) -> list[str]:
@@ -487,14 +248,18 @@ def categorical_design_variables(audit: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(levels["variable"].astype(str)))
 
 
-def cohort_section(sheet: pd.DataFrame, audit: pd.DataFrame, audit_bytes: bytes, config: dict) -> dict:
+def cohort_section(
+    sheet: pd.DataFrame, audit: pd.DataFrame, audit_bytes: bytes, config: dict
+) -> dict:
     """Samples per group and covariate (from the sheet) and the design audit."""
     contrast_variables = list(dict.fromkeys(c["variable"] for c in config["contrasts"].values()))
     categorical = [v for v in categorical_design_variables(audit) if v in sheet.columns]
     crosstabs = []
     for variable in contrast_variables:
         for covariate in [v for v in categorical if v != variable]:
-            counts = pd.crosstab(sheet[variable], sheet[covariate], margins=True, margins_name="total")
+            counts = pd.crosstab(
+                sheet[variable], sheet[covariate], margins=True, margins_name="total"
+            )
             crosstabs.append(
                 {
                     "variable": variable,
@@ -518,8 +283,12 @@ def cohort_section(sheet: pd.DataFrame, audit: pd.DataFrame, audit_bytes: bytes,
         if variable in sheet.columns
     ]
     sheet_columns = [Column("sample", "sample")] + [
-        Column(c, c, format_general if c not in categorical and _is_numeric(sheet[c]) else format_text,
-               numeric=c not in categorical and _is_numeric(sheet[c]))
+        Column(
+            c,
+            c,
+            format_general if c not in categorical and _is_numeric(sheet[c]) else format_text,
+            numeric=c not in categorical and _is_numeric(sheet[c]),
+        )
         for c in sheet.columns
         if c != "sample"
     ]
@@ -556,7 +325,9 @@ def cohort_section(sheet: pd.DataFrame, audit: pd.DataFrame, audit_bytes: bytes,
         "association": make_table(
             association, "audit-association", audit_columns, "design_association.tsv"
         ),
-        "audit": make_table(audit, "design-audit", audit_columns, "design_audit.tsv", download=audit_bytes),
+        "audit": make_table(
+            audit, "design-audit", audit_columns, "design_audit.tsv", download=audit_bytes
+        ),
         "sheet": make_table(sheet, "sample-sheet", sheet_columns, "samples.tsv"),
     }
 
@@ -565,7 +336,14 @@ def _is_numeric(column: pd.Series) -> bool:
     return bool(len(column)) and not pd.to_numeric(column, errors="coerce").isna().any()
 
 
-SAMPLES_QC_REQUIRED = ["sample", "library_size", "detected_genes", "size_factor", "flag", "flag_reason"]
+SAMPLES_QC_REQUIRED = [
+    "sample",
+    "library_size",
+    "detected_genes",
+    "size_factor",
+    "flag",
+    "flag_reason",
+]
 IDENTITY_REQUIRED = ["sample", "flagged", "reason", "positive_score", "negative_score"]
 
 
@@ -582,7 +360,15 @@ def qc_section(files: ResultFiles, sheet: pd.DataFrame, variables: list[str], co
                 "positive_score": "identity_positive_score",
                 "negative_score": "identity_negative_score",
             }
-        )[["sample", "identity_flagged", "identity_reason", "identity_positive_score", "identity_negative_score"]],
+        )[
+            [
+                "sample",
+                "identity_flagged",
+                "identity_reason",
+                "identity_positive_score",
+                "identity_negative_score",
+            ]
+        ],
         on="sample",
         how="left",
     )
@@ -595,7 +381,13 @@ def qc_section(files: ResultFiles, sheet: pd.DataFrame, variables: list[str], co
         Column("sample", "sample"),
         *[Column(v, v) for v in variables],
         Column("library_size", "library size", format_int, numeric=True, help="reads counted"),
-        Column("detected_genes", "genes detected", format_int, numeric=True, help="genes with a count > 0"),
+        Column(
+            "detected_genes",
+            "genes detected",
+            format_int,
+            numeric=True,
+            help="genes with a count > 0",
+        ),
         num_column("size_factor", "size factor", 2),
         Column("flag", "QC flag", css=lambda v: f"flag-{slug(v)}"),
         Column("flag_reason", "QC reason"),
@@ -612,7 +404,7 @@ def qc_section(files: ResultFiles, sheet: pd.DataFrame, variables: list[str], co
     ]
     table = merged.copy()
     table["identity_flagged"] = [
-        "" if _missing(v) else ("yes" if truthy(v) else "no") for v in table["identity_flagged"]
+        "" if missing(v) else ("yes" if truthy(v) else "no") for v in table["identity_flagged"]
     ]
     figures = files.qc_figures()
     return {
@@ -668,9 +460,20 @@ def de_columns(alpha: float) -> list[Column]:
     return [
         Column("symbol", "symbol"),
         Column("gene_id", "gene ID"),
-        Column("baseMean", "mean count", format_mean, numeric=True, help="mean of normalised counts over all samples"),
+        Column(
+            "baseMean",
+            "mean count",
+            format_mean,
+            numeric=True,
+            help="mean of normalised counts over all samples",
+        ),
         num_column("log2FoldChange", "log2 FC", 2, "log2 fold change, test over reference (MLE)"),
-        num_column("log2FoldChange_shrunk", "log2 FC (shrunk)", 2, "shrunken log2 fold change: use for ranking and effect sizes"),
+        num_column(
+            "log2FoldChange_shrunk",
+            "log2 FC (shrunk)",
+            2,
+            "shrunken log2 fold change: use for ranking and effect sizes",
+        ),
         num_column("lfcSE", "SE", 2, "standard error of the log2 fold change"),
         num_column("stat", "Wald stat", 2),
         p_column("pvalue", "p-value"),
@@ -680,7 +483,7 @@ def de_columns(alpha: float) -> list[Column]:
             format_p,
             numeric=True,
             help=f"Benjamini-Hochberg; significant below {alpha}",
-            css=lambda v: "sig" if not _missing(v) and float(v) < alpha else "",
+            css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
         ),
         Column("status", "status", help="why a p-value or adjusted p-value is NA"),
     ]
@@ -693,14 +496,16 @@ def de_section(files: ResultFiles, name: str, contrast: dict, config: dict, top:
     summary = read_tsv(paths["summary"], SUMMARY_REQUIRED, "DE summary")
     row = summary.iloc[0] if len(summary) else pd.Series({"genes": len(table), "up": 0, "down": 0})
     counts = {
-        key: int(row[key]) if key in row and not _missing(row[key]) else 0
+        key: int(row[key]) if key in row and not missing(row[key]) else 0
         for key in ("genes", "up", "down", "cooks_outlier", "independent_filtering", "low_counts")
     }
     tested = int(table["padj"].notna().sum())
     significant = table[table["padj"] < alpha]
     label = contrast_label(contrast)
     lfc = "log2FoldChange_shrunk" if "log2FoldChange_shrunk" in table.columns else "log2FoldChange"
-    top_up = significant[significant["log2FoldChange"] > 0].sort_values(lfc, ascending=False).head(5)
+    top_up = (
+        significant[significant["log2FoldChange"] > 0].sort_values(lfc, ascending=False).head(5)
+    )
     top_down = significant[significant["log2FoldChange"] < 0].sort_values(lfc).head(5)
     crosscheck = None
     if config.get("crosscheck_r", {}).get("enabled"):
@@ -750,8 +555,29 @@ def de_section(files: ResultFiles, name: str, contrast: dict, config: dict, top:
     }
 
 
-GSEA_REQUIRED = ["term", "description", "size", "nes", "pvalue", "fdr", "leading_edge", "group", "representative"]
-ORA_REQUIRED = ["term", "description", "size", "overlap", "odds_ratio", "pvalue", "fdr", "genes", "group", "representative"]
+GSEA_REQUIRED = [
+    "term",
+    "description",
+    "size",
+    "nes",
+    "pvalue",
+    "fdr",
+    "leading_edge",
+    "group",
+    "representative",
+]
+ORA_REQUIRED = [
+    "term",
+    "description",
+    "size",
+    "overlap",
+    "odds_ratio",
+    "pvalue",
+    "fdr",
+    "genes",
+    "group",
+    "representative",
+]
 
 
 def _significant_terms(frame: pd.DataFrame) -> pd.DataFrame:
@@ -776,12 +602,30 @@ def gsea_columns() -> list[Column]:
     return [
         Column("description", "gene set"),
         Column("term", "ID"),
-        num_column("nes", "NES", 2, "normalised enrichment score: > 0 enriched among genes up in the test group"),
-        Column("size", "genes", format_int, numeric=True, help="genes of the set found in the ranking"),
+        num_column(
+            "nes",
+            "NES",
+            2,
+            "normalised enrichment score: > 0 enriched among genes up in the test group",
+        ),
+        Column(
+            "size", "genes", format_int, numeric=True, help="genes of the set found in the ranking"
+        ),
         p_column("pvalue", "p-value"),
         p_column("fdr", "FDR"),
-        Column("group_size", "similar sets", format_int, numeric=True, help="significant sets in its group of overlapping sets (this one represents them)"),
-        Column("leading_edge", "leading edge", format_genes(8), help="genes driving the enrichment (first 8)"),
+        Column(
+            "group_size",
+            "similar sets",
+            format_int,
+            numeric=True,
+            help="significant sets in its group of overlapping sets (this one represents them)",
+        ),
+        Column(
+            "leading_edge",
+            "leading edge",
+            format_genes(8),
+            help="genes driving the enrichment (first 8)",
+        ),
     ]
 
 
@@ -790,7 +634,9 @@ def ora_columns() -> list[Column]:
         Column("description", "gene set"),
         Column("term", "ID"),
         Column("overlap", "overlap", format_int, numeric=True, help="DE genes in the set"),
-        Column("size", "genes", format_int, numeric=True, help="genes of the set in the background"),
+        Column(
+            "size", "genes", format_int, numeric=True, help="genes of the set in the background"
+        ),
         num_column("odds_ratio", "odds ratio", 2),
         p_column("pvalue", "p-value"),
         p_column("fdr", "FDR"),
@@ -810,7 +656,12 @@ def enrichment_section(
     for key, title, required, columns in (
         ("gsea", "GSEA (preranked)", GSEA_REQUIRED, gsea_columns()),
         ("ora_up", f"Over-representation among genes up in {test}", ORA_REQUIRED, ora_columns()),
-        ("ora_down", f"Over-representation among genes down in {test}", ORA_REQUIRED, ora_columns()),
+        (
+            "ora_down",
+            f"Over-representation among genes down in {test}",
+            ORA_REQUIRED,
+            ora_columns(),
+        ),
     ):
         frame = read_tsv(paths[key], required, f"{key} enrichment results")
         significant = _significant_terms(frame)
@@ -827,16 +678,18 @@ def enrichment_section(
                 "representative": len(representative),
                 "up": int((significant["nes"] > 0).sum()) if direction else None,
                 "down": int((significant["nes"] < 0).sum()) if direction else None,
-                "table": make_table(
-                    representative,
-                    f"enr-{base}-{key}",
-                    columns,
-                    f"{name}.{collection}.{key}.tsv",
-                    max_rows=top_terms,
-                    download=Path(paths[key]).read_bytes(),
-                )
-                if len(representative)
-                else None,
+                "table": (
+                    make_table(
+                        representative,
+                        f"enr-{base}-{key}",
+                        columns,
+                        f"{name}.{collection}.{key}.tsv",
+                        max_rows=top_terms,
+                        download=Path(paths[key]).read_bytes(),
+                    )
+                    if len(representative)
+                    else None
+                ),
                 "best": _best_term(frame),
             }
         )
@@ -872,13 +725,32 @@ def _best_term(frame: pd.DataFrame) -> dict | None:
     if not len(frame):
         return None
     best = frame.sort_values(["pvalue", "term"], kind="mergesort").iloc[0]
-    return {"description": format_text(best["description"]) or format_text(best["term"]), "fdr": format_p(best["fdr"])}
+    return {
+        "description": format_text(best["description"]) or format_text(best["term"]),
+        "fdr": format_p(best["fdr"]),
+    }
 
 
 MARKERS_REQUIRED = ["gene_id", "symbol", "direction", "rank", "log2FoldChange", "padj", "auroc"]
-PANEL_REQUIRED = ["panel", "symbol", "gene_id", "status", "baseMean", "log2FoldChange", "padj", "auroc"]
+PANEL_REQUIRED = [
+    "panel",
+    "symbol",
+    "gene_id",
+    "status",
+    "baseMean",
+    "log2FoldChange",
+    "padj",
+    "auroc",
+]
 SIGNATURE_REQUIRED = ["gene_id", "symbol", "selection_frequency", "mean_coefficient"]
-PERFORMANCE_REQUIRED = ["auroc_mean", "auroc_ci_low", "auroc_ci_high", "null_auroc_mean", "n_test", "n_reference"]
+PERFORMANCE_REQUIRED = [
+    "auroc_mean",
+    "auroc_ci_low",
+    "auroc_ci_high",
+    "null_auroc_mean",
+    "n_test",
+    "n_reference",
+]
 
 
 def marker_columns(alpha: float) -> list[Column]:
@@ -888,14 +760,33 @@ def marker_columns(alpha: float) -> list[Column]:
         Column("direction", "direction", css=lambda v: slug(v)),
         Column("rank", "rank", format_int, numeric=True),
         Column("baseMean", "mean count", format_mean, numeric=True),
-        Column("mean_test", "mean (test)", format_mean, numeric=True, help="mean normalised count in the test group"),
+        Column(
+            "mean_test",
+            "mean (test)",
+            format_mean,
+            numeric=True,
+            help="mean normalised count in the test group",
+        ),
         Column("mean_reference", "mean (reference)", format_mean, numeric=True),
         num_column("log2FoldChange_shrunk", "log2 FC (shrunk)", 2),
         num_column("log2FoldChange", "log2 FC", 2),
-        Column("padj", "adjusted p", format_p, numeric=True, css=lambda v: "sig" if not _missing(v) and float(v) < alpha else ""),
-        num_column("frac_expressed_test", "expressed in test", 2, "fraction of test samples with the gene detected"),
+        Column(
+            "padj",
+            "adjusted p",
+            format_p,
+            numeric=True,
+            css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
+        ),
+        num_column(
+            "frac_expressed_test",
+            "expressed in test",
+            2,
+            "fraction of test samples with the gene detected",
+        ),
         num_column("frac_expressed_reference", "expressed in reference", 2),
-        num_column("auroc", "AUROC", 2, "how well the gene alone separates the groups (0.5: not at all)"),
+        num_column(
+            "auroc", "AUROC", 2, "how well the gene alone separates the groups (0.5: not at all)"
+        ),
         num_column("auroc_ci_low", "AUROC CI low", 2),
         num_column("auroc_ci_high", "AUROC CI high", 2),
     ]
@@ -909,7 +800,13 @@ def panel_columns(alpha: float) -> list[Column]:
         Column("baseMean", "mean count", format_mean, numeric=True),
         num_column("log2FoldChange_shrunk", "log2 FC (shrunk)", 2),
         num_column("log2FoldChange", "log2 FC", 2),
-        Column("padj", "adjusted p", format_p, numeric=True, css=lambda v: "sig" if not _missing(v) and float(v) < alpha else ""),
+        Column(
+            "padj",
+            "adjusted p",
+            format_p,
+            numeric=True,
+            css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
+        ),
         num_column("auroc", "AUROC", 2),
         Column("gene_id", "gene ID"),
     ]
@@ -1010,7 +907,7 @@ def signature_section(files: ResultFiles, name: str, contrast: dict) -> dict:
     status = format_text(result.get("status", "")) or ("ok" if result else "skipped")
     two = format_fixed(2)
     return {
-        "skipped": status != "ok" or _missing(result.get("auroc_mean")),
+        "skipped": status != "ok" or missing(result.get("auroc_mean")),
         "status": status,
         "note": format_text(result.get("note", "")),
         "auroc": two(result.get("auroc_mean")),
@@ -1020,22 +917,34 @@ def signature_section(files: ResultFiles, name: str, contrast: dict) -> dict:
         "n_test": format_int(result.get("n_test")),
         "n_reference": format_int(result.get("n_reference")),
         "n_genes": len(signature),
-        "table": make_table(
-            signature.sort_values(
-                ["selection_frequency", "symbol"], ascending=[False, True], kind="mergesort"
-            ),
-            f"signature-{slug(name)}",
-            [
-                Column("symbol", "symbol"),
-                Column("gene_id", "gene ID"),
-                num_column("selection_frequency", "selected in", 2, "fraction of cross-validation fits that chose the gene"),
-                num_column("mean_coefficient", "mean coefficient", 3, "> 0: higher expression raises the score for the test group"),
-            ],
-            f"{name}.signature.tsv",
-            download=Path(paths["signature"]).read_bytes(),
-        )
-        if len(signature)
-        else None,
+        "table": (
+            make_table(
+                signature.sort_values(
+                    ["selection_frequency", "symbol"], ascending=[False, True], kind="mergesort"
+                ),
+                f"signature-{slug(name)}",
+                [
+                    Column("symbol", "symbol"),
+                    Column("gene_id", "gene ID"),
+                    num_column(
+                        "selection_frequency",
+                        "selected in",
+                        2,
+                        "fraction of cross-validation fits that chose the gene",
+                    ),
+                    num_column(
+                        "mean_coefficient",
+                        "mean coefficient",
+                        3,
+                        "> 0: higher expression raises the score for the test group",
+                    ),
+                ],
+                f"{name}.signature.tsv",
+                download=Path(paths["signature"]).read_bytes(),
+            )
+            if len(signature)
+            else None
+        ),
         "figure": figure(
             paths["signature_roc"],
             f"Response signature: ROC ({contrast_label(contrast)})",
@@ -1048,7 +957,9 @@ def signature_section(files: ResultFiles, name: str, contrast: dict) -> dict:
     }
 
 
-def enrichment_overview(files: ResultFiles, contrasts: list[str], collections: list[str]) -> Table | None:
+def enrichment_overview(
+    files: ResultFiles, contrasts: list[str], collections: list[str]
+) -> Table | None:
     summary = read_tsv(
         files.enrichment_summary,
         ["contrast", "collection", "analysis", "sets_tested", "significant", "top_term", "top_fdr"],
@@ -1119,10 +1030,14 @@ def read_provenance(path: str | Path) -> dict:
     try:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"Report input '{path}' is not readable JSON ({err}); rerun rule provenance.") from None
+        raise InputError(
+            f"Report input '{path}' is not readable JSON ({err}); rerun rule provenance."
+        ) from None
     missing = [k for k in ("workflow", "config", "tools", "inputs") if k not in record]
     if missing:
-        raise InputError(f"Report input '{path}' lacks {', '.join(missing)}; rerun rule provenance.")
+        raise InputError(
+            f"Report input '{path}' lacks {', '.join(missing)}; rerun rule provenance."
+        )
     return record
 
 
@@ -1150,11 +1065,18 @@ def methods_section(provenance: dict, config: dict, facts: dict, env: jinja2.Env
         "checksums": checksum_rows(provenance.get("inputs", {})),
         "outputs": make_table(
             pd.DataFrame(
-                [_checksum_row(name, entry) for name, entry in (provenance.get("outputs") or {}).items()],
+                [
+                    _checksum_row(name, entry)
+                    for name, entry in (provenance.get("outputs") or {}).items()
+                ],
                 columns=["input", "path", "sha256", "bytes"],
             ).drop(columns="input"),
             "result-checksums",
-            [Column("path", "file"), Column("bytes", "bytes", numeric=True), Column("sha256", "sha256")],
+            [
+                Column("path", "file"),
+                Column("bytes", "bytes", numeric=True),
+                Column("sha256", "sha256"),
+            ],
             "result_checksums.tsv",
         ),
         "paragraphs": paragraphs,
@@ -1217,7 +1139,9 @@ def build_context(
                 "reference": format_text(contrast["reference"]),
                 "de": de_section(files, name, contrast, config, settings.top_genes),
                 "enrichment": [
-                    enrichment_section(files, name, collection, contrast, config, settings.top_terms)
+                    enrichment_section(
+                        files, name, collection, contrast, config, settings.top_terms
+                    )
                     for collection in collections
                 ],
                 "markers": markers_section(files, name, contrast, config, settings.top_genes),
@@ -1228,8 +1152,13 @@ def build_context(
         "n_samples": len(sheet),
         "n_genes": sections[0]["de"]["counts"]["genes"] if sections else None,
         "contrasts": [
-            {"name": s["name"], "label": s["label"], "variable": s["variable"],
-             "up": s["de"]["counts"]["up"], "down": s["de"]["counts"]["down"]}
+            {
+                "name": s["name"],
+                "label": s["label"],
+                "variable": s["variable"],
+                "up": s["de"]["counts"]["up"],
+                "down": s["de"]["counts"]["down"],
+            }
             for s in sections
         ],
         "collections": collections,
@@ -1242,7 +1171,9 @@ def build_context(
         "cohort": cohort,
         "qc": qc,
         "contrasts": sections,
-        "enrichment_summary": enrichment_overview(files, list(contrasts), collections) if collections else None,
+        "enrichment_summary": (
+            enrichment_overview(files, list(contrasts), collections) if collections else None
+        ),
         "collections": collections,
         "methods": methods_section(provenance, config, facts, env),
         "settings": settings,
