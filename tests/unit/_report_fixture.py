@@ -517,6 +517,14 @@ def write_results(root: Path, empty: bool = False) -> dict:
                         "n_reference": 4,
                         "status": "ok",
                         "note": "",
+                        # beyond the contract: what the signature stage also writes
+                        "null_auroc_q95": 0.66,
+                        "p_value": 1 / 21,
+                        "permutations": 20,
+                        "repeats": 10,
+                        "outer_folds": 5,
+                        "auroc_sampling_ci_low": 0.5,
+                        "auroc_sampling_ci_high": 1.0,
                     }
                 ]
             )

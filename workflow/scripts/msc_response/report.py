@@ -808,6 +808,7 @@ def panel_columns(alpha: float) -> list[Column]:
             css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
         ),
         num_column("auroc", "AUROC", 2),
+        Column("note", "note"),
         Column("gene_id", "gene ID"),
     ]
 
@@ -916,6 +917,14 @@ def signature_section(files: ResultFiles, name: str, contrast: dict) -> dict:
         "null": two(result.get("null_auroc_mean")),
         "n_test": format_int(result.get("n_test")),
         "n_reference": format_int(result.get("n_reference")),
+        # written by the signature stage beyond the contract's columns, shown when there
+        "null_q95": two(result.get("null_auroc_q95")),
+        "p_value": format_p(result.get("p_value")),
+        "permutations": format_int(result.get("permutations")),
+        "sampling_low": two(result.get("auroc_sampling_ci_low")),
+        "sampling_high": two(result.get("auroc_sampling_ci_high")),
+        "repeats": format_int(result.get("repeats")),
+        "outer_folds": format_int(result.get("outer_folds")),
         "n_genes": len(signature),
         "table": (
             make_table(
