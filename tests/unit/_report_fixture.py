@@ -206,11 +206,12 @@ def _gsea(collection: str, empty: bool, rng) -> pd.DataFrame:
         next_group += 1
     frame = pd.DataFrame(
         {
-            "term": [f"{collection.upper()}:{i:05d}" for i in range(n)],
-            "description": [
+            # as in the shipped GMTs: a readable name, the ID as description
+            "term": [
                 f"{collection} process {i} <b>&amp;</b>" if i == 0 else f"{collection} pathway {i}"
                 for i in range(n)
             ],
+            "description": [f"{collection.upper()}:{i:05d}" for i in range(n)],
             "size_gmt": rng.integers(20, 300, n),
             "size": rng.integers(15, 200, n),
             "es": rng.normal(0, 0.5, n),

@@ -308,6 +308,18 @@ def test_without_enrichment_there_is_no_enrichment_section(tmp_path):
     assert "results/enrichment/summary.tsv" not in report.ResultFiles().all(CONTRASTS, [], False)
 
 
+def test_a_long_list_of_flagged_samples_is_folded(tmp_path):
+    config = write_results(tmp_path)
+    identity = tmp_path / "results/markers/identity.tsv"
+    table = pd.read_csv(identity, sep="\t").assign(flagged=True, reason="THY1 low")
+    table.to_csv(identity, sep="\t", index=False)
+    page = Page()
+    page.feed(render(tmp_path, config))
+    qc = section_text(page, "qc")
+    assert "12 samples do not look like MSCs" in qc
+    assert "S08: THY1 low and 4 more S09: THY1 low" in qc
+
+
 def test_missing_figure_is_a_note_not_a_broken_image(tmp_path):
     config = write_results(tmp_path)
     roc = tmp_path / "results/markers/responder_vs_non_responder/signature_roc.png"

@@ -415,7 +415,6 @@ def qc_section(files: ResultFiles, sheet: pd.DataFrame, variables: list[str], co
             {"sample": row["sample"], "reason": format_text(row["reason"])}
             for _, row in identity[identity["flagged"]].iterrows()
         ],
-        "outlier_z": config.get("qc", {}).get("outlier_z"),
         "table": make_table(table, "samples-qc", columns, "samples_qc.tsv", download=merged),
         "figures": [
             figure(
@@ -600,8 +599,8 @@ def _representative(frame: pd.DataFrame) -> pd.DataFrame:
 
 def gsea_columns() -> list[Column]:
     return [
-        Column("description", "gene set"),
-        Column("term", "ID"),
+        Column("term", "gene set"),
+        Column("description", "description"),
         num_column(
             "nes",
             "NES",
@@ -631,8 +630,8 @@ def gsea_columns() -> list[Column]:
 
 def ora_columns() -> list[Column]:
     return [
-        Column("description", "gene set"),
-        Column("term", "ID"),
+        Column("term", "gene set"),
+        Column("description", "description"),
         Column("overlap", "overlap", format_int, numeric=True, help="DE genes in the set"),
         Column(
             "size", "genes", format_int, numeric=True, help="genes of the set in the background"
@@ -726,7 +725,7 @@ def _best_term(frame: pd.DataFrame) -> dict | None:
         return None
     best = frame.sort_values(["pvalue", "term"], kind="mergesort").iloc[0]
     return {
-        "description": format_text(best["description"]) or format_text(best["term"]),
+        "description": format_text(best["term"]),
         "fdr": format_p(best["fdr"]),
     }
 
@@ -836,7 +835,10 @@ def markers_section(files: ResultFiles, name: str, contrast: dict, config: dict,
         "n_up": int((direction == "up").sum()),
         "n_down": int((direction == "down").sum()),
         "table": make_table(
-            markers.sort_values(["rank", "symbol"], kind="mergesort"),
+            # up markers first, each direction by rank
+            markers.assign(_down=markers["direction"].astype(str) != "up")
+            .sort_values(["_down", "rank", "symbol"], kind="mergesort")
+            .drop(columns="_down"),
             f"markers-{slug(name)}",
             marker_columns(alpha),
             f"{name}.markers.tsv",
@@ -881,10 +883,11 @@ def markers_section(files: ResultFiles, name: str, contrast: dict, config: dict,
             ),
             figure(
                 paths["panel_dotplot"],
-                "Curated panel: effect and significance",
-                "One row per panel gene: shrunken log2 fold change (position), significance "
-                "(colour) and mean count (size). Genes marked 'low counts' or 'not in data' "
-                "could not be tested.",
+                "Curated panel by group",
+                "Panel genes (columns) in each group of samples (rows): colour is the mean "
+                "expression scaled per gene, dot size the fraction of samples expressing it. "
+                f"Look for genes whose colour differs between {test} and {reference} rows "
+                "within the same tissue source.",
                 "half",
             ),
             figure(
