@@ -701,11 +701,11 @@ def enrichment_section(
             figure(
                 paths["dotplot"],
                 f"{collection}: top gene sets",
-                "Most significant gene sets (one per group of overlapping sets): position "
-                "is the normalised enrichment score, dot size the number of genes, colour "
-                "the FDR. Sets on the right are enriched among genes up in "
-                f"{_level(contrast['test'])}.",
-                size="half",
+                "Most significant gene sets (one per group of overlapping sets; the label "
+                "says how many similar sets it stands for): position is the normalised "
+                "enrichment score, dot size the number of leading-edge genes, colour the "
+                f"-log10 FDR. Sets on the right are enriched among genes up in {test}, on "
+                "the left among genes down.",
             ),
             figure(
                 paths["gsea_top"],
@@ -714,7 +714,6 @@ def enrichment_section(
                 "the ticks mark the set's genes. A peak near the left end means the set's "
                 "genes sit among the most up-regulated genes, near the right end among "
                 "the most down-regulated.",
-                size="half",
             ),
         ],
     }
@@ -861,7 +860,6 @@ def markers_section(files: ResultFiles, name: str, contrast: dict, config: dict,
                 f"Normalised counts of the strongest markers, one point per sample, split by "
                 f"group ({test}, {reference}). A good marker separates the groups with little "
                 "overlap, not only on average.",
-                "half",
             ),
             figure(
                 paths["heatmap"],
@@ -960,11 +958,10 @@ def signature_section(files: ResultFiles, name: str, contrast: dict) -> dict:
         "figure": figure(
             paths["signature_roc"],
             f"Response signature: ROC ({contrast_label(contrast)})",
-            "ROC curves of the signature on held-out samples of the outer cross-validation "
-            "folds (no sample scores itself), against the curves expected by chance "
-            "(labels permuted). Judge the signature by the gap between the two, and by "
-            "the width of the interval, not by the curve alone.",
-            size="half",
+            "Left: ROC curves of the signature on held-out samples (no sample scores "
+            "itself), one per repeat of the cross-validation, beside those with permuted "
+            "labels. Right: the AUROC of each repeat against the permutation null. Judge "
+            "the signature by the gap between the two, not by the curve alone.",
         ),
     }
 
