@@ -352,26 +352,10 @@ def qc_section(files: ResultFiles, sheet: pd.DataFrame, variables: list[str], co
     qc = read_tsv(files.samples_qc, SAMPLES_QC_REQUIRED, "per-sample QC")
     identity = read_tsv(files.identity, IDENTITY_REQUIRED, "MSC identity check")
     identity = identity.assign(flagged=[truthy(v) for v in identity["flagged"]])
-    merged = qc.merge(
-        identity.rename(
-            columns={
-                "flagged": "identity_flagged",
-                "reason": "identity_reason",
-                "positive_score": "identity_positive_score",
-                "negative_score": "identity_negative_score",
-            }
-        )[
-            [
-                "sample",
-                "identity_flagged",
-                "identity_reason",
-                "identity_positive_score",
-                "identity_negative_score",
-            ]
-        ],
-        on="sample",
-        how="left",
+    prefixed = identity[IDENTITY_REQUIRED].rename(
+        columns=lambda c: c if c == "sample" else f"identity_{c}"
     )
+    merged = qc.merge(prefixed, on="sample", how="left")
     variables = [v for v in variables if v in sheet.columns]
     merged = merged.merge(sheet[["sample", *variables]], on="sample", how="left")
     flag = merged["flag"].fillna("ok").astype(str)
