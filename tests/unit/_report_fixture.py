@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from msc_response.io import write_table
-from msc_response.report import ResultFiles
+from msc_response.report import ResultFiles, Stages
 
 CONTRASTS = {
     "responder_vs_non_responder": {
@@ -607,9 +607,10 @@ def write_results(root: Path, empty: bool = False) -> dict:
     return config
 
 
-def render(
-    root: Path, config: dict, output: Path | None = None, collections=tuple(COLLECTIONS)
-) -> str:
+STAGES = Stages(collections=tuple(COLLECTIONS), signature=True, crosscheck=False)
+
+
+def render(root: Path, config: dict, stages: Stages = STAGES) -> str:
     """The report of the tree under `root` (written to results/report/index.html)."""
     from msc_response.io import read_sample_sheet
     from msc_response.report import write_report
@@ -618,8 +619,8 @@ def render(
         ResultFiles(str(Path(root) / "results")),
         read_sample_sheet(Path(root) / "config" / "samples.tsv"),
         config,
-        output or Path(root) / "results" / "report" / "index.html",
-        collections=list(collections),
+        Path(root) / "results" / "report" / "index.html",
+        stages,
     )
 
 
@@ -631,5 +632,5 @@ def context(root: Path, config: dict) -> dict:
         ResultFiles(str(Path(root) / "results")),
         read_sample_sheet(Path(root) / "config" / "samples.tsv"),
         config,
-        list(COLLECTIONS),
+        STAGES,
     )

@@ -110,7 +110,7 @@ def test_numbers_are_formatted_for_reading():
 
 def test_result_files_follow_the_contract():
     files = report.ResultFiles("results")
-    paths = files.all(["c1"], ["go_bp"], crosscheck=True)
+    paths = files.all(["c1"], report.Stages(collections=["go_bp"], crosscheck=True))
     for expected in (
         "results/qc/samples_qc.tsv",
         "results/markers/identity.tsv",
@@ -127,7 +127,10 @@ def test_result_files_follow_the_contract():
     ):
         assert expected in paths
     assert len(paths) == len(set(paths))
-    assert "results/crosscheck/c1.tsv" not in files.all(["c1"], ["go_bp"], crosscheck=False)
+    assert "results/crosscheck/c1.tsv" not in files.all(["c1"], report.Stages(["go_bp"]))
+    without_signature = files.all(["c1"], report.Stages(["go_bp"], signature=False))
+    assert "results/markers/c1/signature.tsv" not in without_signature
+    assert "results/markers/c1/panel.tsv" in without_signature
 
 
 def test_report_is_self_contained(full):
@@ -300,12 +303,14 @@ def test_without_enrichment_there_is_no_enrichment_section(tmp_path):
     config = write_results(tmp_path)
     shutil.rmtree(tmp_path / "results/enrichment")
     config["enrichment"] = {"enabled": False, "collections": {}}
-    html = render(tmp_path, config, collections=[])
+    html = render(tmp_path, config, report.Stages(collections=[]))
     page = Page()
     page.feed(html)
     assert "contrast-responder_vs_non_responder-enrichment" not in page.ids
     assert "Gene-set enrichment" not in section_text(page, "methods")
-    assert "results/enrichment/summary.tsv" not in report.ResultFiles().all(CONTRASTS, [], False)
+    assert "results/enrichment/summary.tsv" not in report.ResultFiles().all(
+        CONTRASTS, report.Stages()
+    )
 
 
 def test_a_long_list_of_flagged_samples_is_folded(tmp_path):
@@ -318,6 +323,18 @@ def test_a_long_list_of_flagged_samples_is_folded(tmp_path):
     qc = section_text(page, "qc")
     assert "12 samples do not look like MSCs" in qc
     assert "S08: THY1 low and 4 more S09: THY1 low" in qc
+
+
+def test_without_signature_the_report_says_so(tmp_path):
+    config = write_results(tmp_path)
+    for name in CONTRASTS:
+        for kind in ("signature.tsv", "signature_performance.tsv", "signature_roc.png"):
+            (tmp_path / f"results/markers/{name}/{kind}").unlink()
+    page = Page()
+    page.feed(render(tmp_path, config, report.Stages(tuple(COLLECTIONS), signature=False)))
+    text = section_text(page, "contrast-responder_vs_non_responder")
+    assert "No signature performance was estimated: the marker stage was run without it" in text
+    assert len(page.images) == FIGURES - len(CONTRASTS)
 
 
 def test_missing_figure_is_a_note_not_a_broken_image(tmp_path):

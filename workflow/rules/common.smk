@@ -11,7 +11,7 @@ from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
-from msc_response.report import ResultFiles  # noqa: E402
+from msc_response.report import ResultFiles, Stages  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
 
 
@@ -75,20 +75,25 @@ def annotation_input():
     return [config["annotation"]] if config.get("annotation") else []
 
 
-def report_collections():
-    """The gene-set collections the enrichment stage runs."""
-    return list(config.get("enrichment", {}).get("collections", {}))
+def report_stages():
+    """What the report reads beyond the fixed stages (msc_response.report.Stages)."""
+    return {
+        "collections": list(config.get("enrichment", {}).get("collections", {})),
+        "signature": config.get("markers", {})
+        .get("signature", {})
+        .get("enabled", True),
+        "crosscheck": config["crosscheck_r"]["enabled"],
+    }
 
 
 def report_inputs(wildcards):
     """What the report reads, as inputs of its rule: the sample sheet, and the results
     that msc_response.report.ResultFiles names (the paths the stages write)."""
     files = ResultFiles("results")
-    collections = report_collections()
     return {
         "samples": config["samples"],
         "provenance": files.provenance,
-        "results": files.all(CONTRASTS, collections, config["crosscheck_r"]["enabled"]),
+        "results": files.all(CONTRASTS, Stages(**report_stages())),
     }
 
 

@@ -17,6 +17,6 @@ rule report:
     params:
         # the resolved config: parameters, methods text and report settings
         config=config,
-        collections=report_collections(),
+        stages=report_stages(),
     script:
         "../scripts/report.py"

@@ -9,17 +9,15 @@ from msc_response.scripting import run
 
 def main(snakemake):
     config = snakemake.params.config
+    stages = report.Stages(**snakemake.params.stages)
     files = report.ResultFiles(str(Path(snakemake.input.provenance).parent))
-    collections = snakemake.params.collections
     # The rule's inputs come from the same ResultFiles: reading a file the rule did not
     # declare would let the report run before the stage that writes it.
-    undeclared = set(
-        files.all(config["contrasts"], collections, config["crosscheck_r"]["enabled"])
-    ) - set(snakemake.input)
+    undeclared = set(files.all(config["contrasts"], stages)) - set(snakemake.input)
     if undeclared:
         raise RuntimeError(f"report reads files its rule does not declare: {sorted(undeclared)}")
     sheet = read_sample_sheet(snakemake.input.samples)
-    report.write_report(files, sheet, config, snakemake.output[0], collections)
+    report.write_report(files, sheet, config, snakemake.output[0], stages)
 
 
 run(main, snakemake)

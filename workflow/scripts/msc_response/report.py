@@ -80,6 +80,20 @@ CITATIONS = {
 
 
 @dataclass(frozen=True)
+class Stages:
+    """What the run made beyond the fixed stages: the gene-set collections enrichment
+    ran (none when it is off), whether the marker stage fitted a signature, whether
+    the R cross-check ran."""
+
+    collections: tuple[str, ...] = ()
+    signature: bool = True
+    crosscheck: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "collections", tuple(self.collections))
+
+
+@dataclass(frozen=True)
 class ResultFiles:
     """Paths of the result files the report reads, under `root` (the contract's names)."""
 
@@ -159,12 +173,8 @@ class ResultFiles:
         )
         return files
 
-    def all(
-        self, contrasts: Iterable[str], collections: Iterable[str], crosscheck: bool
-    ) -> list[str]:
-        """Every file the report reads, for the rule's `input:`; `collections` are the
-        gene-set collections the enrichment stage ran (none when it is switched off)."""
-        contrasts, collections = list(contrasts), list(collections)
+    def all(self, contrasts: Iterable[str], stages: Stages) -> list[str]:
+        """Every file the report reads, for the rule's `input:`."""
         paths = [
             self.design_audit,
             self.samples_qc,
@@ -172,15 +182,19 @@ class ResultFiles:
             self.identity,
             self.provenance,
         ]
-        if collections:
+        if stages.collections:
             paths.append(self.enrichment_summary)
         for contrast in contrasts:
             paths += self.de(contrast).values()
-            if crosscheck:
+            if stages.crosscheck:
                 paths.append(self.crosscheck(contrast))
-            for collection in collections:
+            for collection in stages.collections:
                 paths += self.enrichment(contrast, collection).values()
-            paths += self.markers(contrast).values()
+            paths += [
+                path
+                for name, path in self.markers(contrast).items()
+                if stages.signature or name not in SIGNATURE_FILES
+            ]
         return paths
 
 
@@ -472,7 +486,9 @@ def de_columns(alpha: float) -> list[Column]:
     ]
 
 
-def de_section(files: ResultFiles, name: str, contrast: dict, config: dict, top: int) -> dict:
+def de_section(
+    files: ResultFiles, name: str, contrast: dict, config: dict, top: int, crosscheck: bool
+) -> dict:
     paths = files.de(name)
     alpha = config["diffexp"]["alpha"]
     table = read_tsv(paths["table"], DE_REQUIRED, "DE results")
@@ -491,7 +507,7 @@ def de_section(files: ResultFiles, name: str, contrast: dict, config: dict, top:
     )
     top_down = significant[significant["log2FoldChange"] < 0].sort_values(lfc).head(5)
     crosscheck = None
-    if config.get("crosscheck_r", {}).get("enabled"):
+    if crosscheck:
         agreement = read_tsv(files.crosscheck(name), ["metric", "value"], "R cross-check")
         crosscheck = make_table(
             agreement,
@@ -795,7 +811,19 @@ def panel_columns(alpha: float) -> list[Column]:
     ]
 
 
-def markers_section(files: ResultFiles, name: str, contrast: dict, config: dict, top: int) -> dict:
+SIGNATURE_FILES = ("signature", "signature_performance", "signature_roc")
+SIGNATURE_NOT_RUN = {
+    "skipped": True,
+    "not_run": True,
+    "note": "the marker stage was run without it (markers.signature.enabled is false)",
+    "table": None,
+    "figure": None,
+}
+
+
+def markers_section(
+    files: ResultFiles, name: str, contrast: dict, config: dict, top: int, signature: bool
+) -> dict:
     """Marker genes and the curated panel of one contrast."""
     paths = files.markers(name)
     alpha = config["diffexp"]["alpha"]
@@ -836,7 +864,7 @@ def markers_section(files: ResultFiles, name: str, contrast: dict, config: dict,
             download=Path(paths["panel"]).read_bytes(),
         ),
         "panels": panels,
-        "signature": signature_section(files, name, contrast),
+        "signature": (signature_section(files, name, contrast) if signature else SIGNATURE_NOT_RUN),
         "marker_figures": [
             figure(
                 paths["strip_top"],
@@ -1108,15 +1136,15 @@ def build_context(
     files: ResultFiles,
     sheet: pd.DataFrame,
     config: dict,
-    collections: Iterable[str] = (),
+    stages: Stages = Stages(),
     env: jinja2.Environment | None = None,
 ) -> dict:
-    """Everything the template shows, read from the result files of `files`;
-    `collections` are the gene-set collections the enrichment stage ran."""
+    """Everything the template shows, read from the result files of `files` that the
+    run's `stages` made."""
     env = env or environment()
     settings = ReportSettings.from_config(config)
     contrasts = config["contrasts"]
-    collections = list(collections)
+    collections = list(stages.collections)
     audit = read_tsv(files.design_audit, DESIGN_AUDIT_REQUIRED, "design audit")
     cohort = cohort_section(sheet, audit, Path(files.design_audit).read_bytes(), config)
     qc = qc_section(files, sheet, categorical_design_variables(audit), config)
@@ -1130,14 +1158,18 @@ def build_context(
                 "variable": contrast["variable"],
                 "test": format_text(contrast["test"]),
                 "reference": format_text(contrast["reference"]),
-                "de": de_section(files, name, contrast, config, settings.top_genes),
+                "de": de_section(
+                    files, name, contrast, config, settings.top_genes, stages.crosscheck
+                ),
                 "enrichment": [
                     enrichment_section(
                         files, name, collection, contrast, config, settings.top_terms
                     )
                     for collection in collections
                 ],
-                "markers": markers_section(files, name, contrast, config, settings.top_genes),
+                "markers": markers_section(
+                    files, name, contrast, config, settings.top_genes, stages.signature
+                ),
             }
         )
     provenance = read_provenance(files.provenance)
@@ -1188,13 +1220,13 @@ def write_report(
     sheet: pd.DataFrame,
     config: dict,
     output: str | Path,
-    collections: Iterable[str] = (),
+    stages: Stages = Stages(),
 ) -> str:
     """Build, render and write the report (atomically); return the HTML."""
     from .io import write_atomically
 
     env = environment()
-    html = render(build_context(files, sheet, config, collections, env), env)
+    html = render(build_context(files, sheet, config, stages, env), env)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(output, html.encode("utf-8"))
     return html
