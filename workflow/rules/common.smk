@@ -11,7 +11,7 @@ from msc_response.config import replace_merged_keys  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
-from msc_response.report import ResultFiles, Stages  # noqa: E402
+from msc_response.report_files import ResultFiles, Stages  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
 
 

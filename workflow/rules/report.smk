@@ -12,6 +12,8 @@ rule report:
         "logs/report.log",
     benchmark:
         "results/benchmarks/report.tsv"
+    # Seconds of work on files already there: on the submit node, not a SLURM job.
+    localrule: True
     conda:
         "../../envs/report.yaml"
     params:
