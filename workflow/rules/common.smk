@@ -78,10 +78,8 @@ def annotation_input():
 def report_stages():
     """What the report reads beyond the fixed stages (msc_response.report.Stages)."""
     return {
-        "collections": list(config.get("enrichment", {}).get("collections", {})),
-        "signature": config.get("markers", {})
-        .get("signature", {})
-        .get("enabled", True),
+        "collections": list(COLLECTIONS),
+        "signature": config["markers"]["signature"]["enabled"],
         "crosscheck": config["crosscheck_r"]["enabled"],
     }
 
@@ -119,6 +117,8 @@ def all_outputs():
         outputs += expand("results/crosscheck/{contrast}.tsv", contrast=CONTRASTS)
     # How the run was made, with the checksums of the results above (rule provenance).
     outputs.append("results/provenance.json")
+    # The HTML report, from all of the above (rule report, the last one).
+    outputs.append("results/report/index.html")
     return outputs
 
 
