@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import pytest
 
+CHROMIUM = "/usr/bin/chromium"
+
 
 @lru_cache(maxsize=None)
 def r_deseq2_available() -> bool:
@@ -18,6 +20,32 @@ def r_deseq2_available() -> bool:
         text=True,
     )
     return probe.returncode == 0
+
+
+@lru_cache(maxsize=None)
+def browser_available() -> bool:
+    """Debian's chromium and the playwright package that drives it."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return os.access(CHROMIUM, os.X_OK)
+
+
+# marker -> (is the tool there?, how to get it)
+SYSTEM_TOOLS = {
+    "needs_r": (
+        r_deseq2_available,
+        "R DESeq2 not found: install it with `apt-get install -y r-bioc-deseq2` "
+        "(Debian) to enable these tests",
+    ),
+    "browser": (
+        browser_available,
+        f"headless Chromium not found: install it with `apt-get install -y chromium` "
+        f"(Debian; {CHROMIUM}) and `pip install -r requirements-dev.txt` (playwright) "
+        f"to enable these tests",
+    ),
+}
 
 
 # PyDESeq2's own suite runs twice (about 5 minutes on 2 cores): too long for every
@@ -45,18 +73,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out PyDESeq2's suite unless asked for; skip tests needing R DESeq2
+    """Leave out PyDESeq2's suite unless asked for; skip tests needing a system tool
     where it is missing.
 
-    In CI (.ci/run installs R) nothing is skipped, so a missing install fails loudly.
+    In CI (.ci/run installs the tools) nothing is skipped, so a missing install fails
+    loudly. A tool is only probed when a collected test needs it (R takes seconds to load).
     """
     _deselect_pydeseq2_suite(config, items)
-    if os.environ.get("CI") or r_deseq2_available():
+    if os.environ.get("CI"):
         return
-    reason = (
-        "R DESeq2 not found: install it with `apt-get install -y r-bioc-deseq2` "
-        "(Debian) to enable these tests"
-    )
-    for item in items:
-        if "needs_r" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=reason))
+    for marker, (available, reason) in SYSTEM_TOOLS.items():
+        needing = [item for item in items if marker in item.keywords]
+        if needing and not available():
+            for item in needing:
+                item.add_marker(pytest.mark.skip(reason=reason))

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from .conftest import run_snakemake, write_cohort
+from .report_page import read_report
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +88,19 @@ def test_rerun_gives_byte_identical_tables(finished_run, tmp_path):
     run_snakemake(again, config)
     for table in [f"de/{CONTRAST}.tsv", "qc/samples_qc.tsv", "counts/vst.tsv.gz"]:
         assert (again / "results" / table).read_bytes() == (workdir / "results" / table).read_bytes(), table
+
+
+def test_report_of_the_run(finished_run):
+    """The report names the seed genes in the panel, embeds every figure and states
+    the DE counts of the run."""
+    _, workdir, _ = finished_run
+    page = read_report(workdir)
+    section = page.text[f"contrast-{CONTRAST}"]
+    panel = section[section.index("Markers and curated panel"):section.index("Marker genes")]
+    for gene in ["IL4", "IL6", "CCL4", "CDH1", "PDX1"]:
+        assert f"{gene} (up)" in panel
+    summary = pd.read_csv(workdir / f"results/de/{CONTRAST}.summary.tsv", sep="\t").iloc[0]
+    assert f"{summary['up']} up and {summary['down']} down" in section
+    assert len(page.images) >= 8
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert all(link.startswith("#") for link in page.links)

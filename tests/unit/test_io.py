@@ -1,4 +1,5 @@
 import gzip
+import os
 
 import pandas as pd
 import pytest
@@ -181,3 +182,12 @@ def test_write_table_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         io.write_table(pd.DataFrame({"a": [2]}), tmp_path / "u.tsv")
     assert [p.name for p in tmp_path.iterdir()] == ["t.tsv"]
+
+
+def test_written_tables_are_readable_by_others_as_the_umask_allows(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        io.write_table(pd.DataFrame({"a": [1]}), tmp_path / "shared.tsv")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "shared.tsv").stat().st_mode & 0o777 == 0o644

@@ -17,6 +17,7 @@ from msc_response.gene_sets import (  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
 from msc_response.marker_config import check_marker_config  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
+from msc_response.report_files import ResultFiles, Stages  # noqa: E402
 from msc_response.validation import check_config, check_sheet  # noqa: E402
 
 
@@ -124,6 +125,26 @@ def enrichment_tables(kind):
     ]
 
 
+def report_stages():
+    """What the report reads beyond the fixed stages (msc_response.report.Stages)."""
+    return {
+        "collections": list(COLLECTIONS),
+        "signature": config["markers"]["signature"]["enabled"],
+        "crosscheck": config["crosscheck_r"]["enabled"],
+    }
+
+
+def report_inputs(wildcards):
+    """What the report reads, as inputs of its rule: the sample sheet, and the results
+    that msc_response.report.ResultFiles names (the paths the stages write)."""
+    files = ResultFiles("results")
+    return {
+        "samples": config["samples"],
+        "provenance": files.provenance,
+        "results": files.all(CONTRASTS, Stages(**report_stages())),
+    }
+
+
 def all_outputs():
     outputs = [
         "results/qc/design_audit.tsv",
@@ -183,6 +204,8 @@ def all_outputs():
         outputs.append("results/enrichment/summary.tsv")
     # How the run was made, with the checksums of the results above (rule provenance).
     outputs.append("results/provenance.json")
+    # The HTML report, from all of the above (rule report, the last one).
+    outputs.append("results/report/index.html")
     return outputs
 
 

@@ -407,6 +407,10 @@ def atomic_path(path: str | Path):
         dir=path.parent, prefix=f".{path.name}.", suffix=".part" + path.suffix
     )
     os.close(descriptor)
+    # mkstemp makes the file private (0600); results are shared like any new file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     try:
         yield Path(name)
         os.replace(name, path)

@@ -1,0 +1,132 @@
+"""Which files the HTML report reads: the paths the stages write (fixed in the
+project's contracts), and which optional stages the run made.
+
+Plain Python on purpose: the Snakefile imports it when it parses, to give rule
+`report` its inputs, so that the rule and the report's reader cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+SIGNATURE_FILES = ("signature", "signature_performance", "signature_roc")
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What the run made beyond the fixed stages: the gene-set collections enrichment
+    ran (none when it is off), whether the marker stage fitted a signature, whether
+    the R cross-check ran."""
+
+    collections: tuple[str, ...] = ()
+    signature: bool = True
+    crosscheck: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "collections", tuple(self.collections))
+
+
+@dataclass(frozen=True)
+class ResultFiles:
+    """Paths of the result files the report reads, under `root` (the contract's names)."""
+
+    root: str = "results"
+
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    @property
+    def design_audit(self) -> str:
+        return self._path("qc", "design_audit.tsv")
+
+    @property
+    def samples_qc(self) -> str:
+        return self._path("qc", "samples_qc.tsv")
+
+    def qc_figures(self) -> dict[str, str]:
+        return {
+            name: self._path("qc", f"{name}.png")
+            for name in ("library_sizes", "pca", "sample_distances")
+        }
+
+    @property
+    def identity(self) -> str:
+        return self._path("markers", "identity.tsv")
+
+    @property
+    def provenance(self) -> str:
+        return self._path("provenance.json")
+
+    @property
+    def enrichment_summary(self) -> str:
+        return self._path("enrichment", "summary.tsv")
+
+    def de(self, contrast: str) -> dict[str, str]:
+        return {
+            "table": self._path("de", f"{contrast}.tsv"),
+            "summary": self._path("de", f"{contrast}.summary.tsv"),
+            "ma": self._path("de", f"{contrast}.ma.png"),
+            "volcano": self._path("de", f"{contrast}.volcano.png"),
+        }
+
+    def crosscheck(self, contrast: str) -> str:
+        return self._path("crosscheck", f"{contrast}.tsv")
+
+    def enrichment(self, contrast: str, collection: str) -> dict[str, str]:
+        folder = ("enrichment", contrast)
+        return {
+            kind: self._path(*folder, f"{collection}.{kind}.{ext}")
+            for kind, ext in (
+                ("gsea", "tsv"),
+                ("ora_up", "tsv"),
+                ("ora_down", "tsv"),
+                ("sets", "tsv"),
+                ("dotplot", "png"),
+                ("gsea_top", "png"),
+            )
+        }
+
+    def markers(self, contrast: str) -> dict[str, str]:
+        files = {
+            name: self._path("markers", contrast, f"{name}.tsv")
+            for name in ("markers", "panel", "signature", "signature_performance")
+        }
+        files.update(
+            {
+                name: self._path("markers", contrast, f"{name}.png")
+                for name in (
+                    "strip_top",
+                    "strip_panel",
+                    "heatmap",
+                    "panel_dotplot",
+                    "volcano_panel",
+                    "signature_roc",
+                )
+            }
+        )
+        return files
+
+    def all(self, contrasts: Iterable[str], stages: Stages) -> list[str]:
+        """Every file the report reads, for the rule's `input:`."""
+        paths = [
+            self.design_audit,
+            self.samples_qc,
+            *self.qc_figures().values(),
+            self.identity,
+            self.provenance,
+        ]
+        if stages.collections:
+            paths.append(self.enrichment_summary)
+        for contrast in contrasts:
+            paths += self.de(contrast).values()
+            if stages.crosscheck:
+                paths.append(self.crosscheck(contrast))
+            for collection in stages.collections:
+                paths += self.enrichment(contrast, collection).values()
+            paths += [
+                path
+                for name, path in self.markers(contrast).items()
+                if stages.signature or name not in SIGNATURE_FILES
+            ]
+        return paths
