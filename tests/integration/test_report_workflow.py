@@ -16,11 +16,13 @@ SEEDS = ["IL4", "IL6", "CCL4", "CDH1", "PDX1"]
 def null_run(tmp_path_factory):
     """16 MSC samples without any planted effect. (Seed 5: with the same settings,
     seeds 3, 4 and 6 give 1 to 4 false positives at padj < 0.05 among 2,000 genes.)"""
-    from msc_response.simulate import simulate_cohort
+    from msc_response.simulate import SEED_MARKERS, simulate_cohort
 
+    no_seed_effect = dict.fromkeys(SEED_MARKERS, 0.0)
     cohort = simulate_cohort(
-        n_genes=2000, n_samples=16, responder_fraction=0.5, n_de=0, n_source=0,
-        n_outliers=0, pathways=None, seed_lfc=(0.0, 0.0), sex_effects=False, seed=5,
+        n_genes=2000, n_samples=16, responder_fraction=0.5, n_de=0,
+        n_source_wharton=0, n_source_adipose=0, n_outliers=0, pathways=None,
+        seed_effects=no_seed_effect, sex_effects=False, degraded_sd=0, seed=5,
     )
     base = tmp_path_factory.mktemp("null")
     config = write_cohort(cohort, base / "input")
