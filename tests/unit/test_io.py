@@ -135,6 +135,18 @@ def test_gzipped_table_round_trip_without_name_or_time(tmp_path):
     np.testing.assert_allclose(back.to_numpy(), frame.to_numpy(), rtol=1e-7)
 
 
+def test_tables_written_in_parallel_are_the_same_bytes(tmp_path):
+    frames = [FRAMES["a wide float block"], FRAMES["floats, ints, bools, text"]] * 2
+    one = [(frame, tmp_path / f"one{i}.tsv.gz") for i, frame in enumerate(frames)]
+    two = [(frame, tmp_path / f"two{i}.tsv.gz") for i, frame in enumerate(frames)]
+    io.write_tables(one, processes=1)
+    io.write_tables(two, processes=2)
+    for (_, a), (_, b) in zip(one, two):
+        assert a.read_bytes() == b.read_bytes()
+    with pytest.raises(RuntimeError, match="child process"):
+        io.write_tables([(frames[0], tmp_path / "ok.tsv"), (frames[0], tmp_path / "no/x.tsv")], 2)
+
+
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
 def test_written_files_honour_the_umask(tmp_path, umask, mode):
     import anndata as ad

@@ -414,6 +414,33 @@ def write_table(frame: pd.DataFrame, path: str | Path, index: bool = False) -> N
                 handle.write(chunk)
 
 
+def write_tables(tables: list[tuple[pd.DataFrame, str | Path]], processes: int = 1) -> None:
+    """`write_table` for several (frame, path) pairs, spread over `processes` processes:
+    this one and forked children, which see the frames without copying them
+    (formatting holds the GIL, so threads would not help). Same bytes as writing them
+    one after the other."""
+    import multiprocessing
+
+    groups = [tables[i::processes] for i in range(max(1, min(processes, len(tables))))]
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=_write_group, args=(group,)) for group in groups[1:]]
+    for child in children:
+        child.start()
+    try:
+        _write_group(groups[0])
+    finally:
+        for child in children:
+            child.join()
+    failed = [child.exitcode for child in children if child.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"writing tables failed in a child process (exit codes {failed})")
+
+
+def _write_group(tables) -> None:
+    for frame, path in tables:
+        write_table(frame, path)
+
+
 def table_text(frame: pd.DataFrame, index: bool = False):
     """The TSV text of `frame` in chunks of rows (see `write_table`)."""
     if index:
