@@ -22,7 +22,11 @@ from msc_response.gene_sets import (  # noqa: E402
 from msc_response.io import require_file  # noqa: E402
 from msc_response.marker_config import check_marker_config  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
-from msc_response.validation import check_config, check_sheet, parse_contrasts  # noqa: E402
+from msc_response.validation import (  # noqa: E402
+    check_config,
+    check_sheet,
+    parse_contrasts,
+)
 
 
 def stop_with(message):
