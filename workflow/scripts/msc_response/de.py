@@ -273,7 +273,7 @@ def _relevel(stats, contrast: Contrast) -> None:
     stats.contrast_vector = vector
 
 
-# --------------------------------------------------------------------------- the workflow's two steps
+# ------------------------------------------------------------- the workflow's two steps
 @dataclass
 class DesignFit:
     """A fitted design as the workflow keeps it between its fit and contrast jobs.
