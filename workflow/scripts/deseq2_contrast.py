@@ -12,7 +12,7 @@ from msc_response.validation import parse_contrasts
 def main(snakemake):
     [contrast] = parse_contrasts({snakemake.wildcards.contrast: snakemake.params.contrast})
     settings = DESettings.from_config(snakemake.params.settings, n_cpus=snakemake.threads)
-    result = contrast_result(load_fit(snakemake.input[0], settings), contrast, settings)
+    result = contrast_result(load_fit(snakemake.input[0]), contrast, settings)
     write_table(result.table, snakemake.output.table)
     summary = summarise(result.table, contrast, settings.alpha)
     write_table(summary, snakemake.output.summary)
