@@ -278,7 +278,11 @@ def wald_results(model: FittedModel, contrast: list[str], settings: DESettings, 
     inference = inference or make_inference(settings.inference, settings.n_cpus)
     key = tuple(contrast)
     if key not in model.contrast_vectors:
-        raise KeyError(f"contrast {list(contrast)} is not one the fit prepared for")
+        raise KeyError(
+            f"contrast {list(contrast)}: the fit has no contrast vector for it (its "
+            f"variable was not a contrast variable when the design was fitted); refit "
+            f"with `snakemake --forcerun deseq2_fit`"
+        )
     vector = model.contrast_vectors[key]
     X = model.design_matrix.to_numpy(dtype=float)
     lfc = model.lfc.to_numpy(dtype=float)
