@@ -103,8 +103,10 @@ def test_shrinkage_of_a_non_reference_contrast_is_its_own(one_fit):
     c_vs_b = tables["c_vs_b"].set_index("gene_id")
     tested = c_vs_b["status"] == "tested"
     shrunk, mle = c_vs_b.loc[tested, "log2FoldChange_shrunk"], c_vs_b.loc[tested, "log2FoldChange"]
-    # shrunk towards 0 from this contrast's own MLE, not from another coefficient's
-    assert (shrunk.abs() <= mle.abs() + 1e-6).mean() > 0.99
+    # shrunk towards 0 from this contrast's own MLE, not from another coefficient's;
+    # near 0 the optimiser (PyDESeq2's L-BFGS-B stopping rules) may stop a few 1e-3
+    # to either side, hence the tolerance
+    assert (shrunk.abs() <= mle.abs() + 0.01).mean() > 0.99
     assert np.corrcoef(shrunk, mle)[0, 1] > 0.9
     # not the shrunken coefficient of c in the fitted (reference a) parametrisation
     c_vs_a = tables["c_vs_a"].set_index("gene_id").loc[shrunk.index, "log2FoldChange_shrunk"]

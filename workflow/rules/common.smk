@@ -12,7 +12,7 @@ from msc_response.config import (  # noqa: E402
     replace_merged_keys,
     take_data_paths,
 )
-from msc_response.de import fit_plan, fit_stage  # noqa: E402
+from msc_response.de_plan import fit_plan, fit_stage  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.gene_sets import (  # noqa: E402
     active_collections,

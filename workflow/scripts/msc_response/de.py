@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .de_plan import fit_plan, fit_stage, smallest_group  # noqa: F401 (one DE API)
 from .engines import dataset_class, make_inference
 from .io import write_atomically
 from .r_filter import independent_filter_r
@@ -95,49 +96,12 @@ class DESettings:
         )
 
 
-def fit_stage(section: dict) -> dict:
-    """The part of the config's `diffexp` section the fit depends on (the rest is
-    per contrast): a change elsewhere, such as `alpha`, needs no refit."""
-    fit_keys = ("inference", "dispersion_prior", "prefilter", "fit_type", "size_factors_fit_type")
-    stage = {key: section[key] for key in fit_keys if key in section}
-    if "refit" in section.get("cooks", {}):
-        stage["cooks"] = {"refit": section["cooks"]["refit"]}
-    return stage
-
-
 def prefilter_mask(
     counts: pd.DataFrame, min_count: int, min_samples: int
 ) -> np.ndarray:
     """Genes with at least `min_count` reads in at least `min_samples` samples
     (the DESeq2 vignette's pre-filter). counts: samples x genes."""
     return ((counts.to_numpy() >= min_count).sum(axis=0) >= min_samples)
-
-
-def smallest_group(sheet: pd.DataFrame, contrasts: list[Contrast]) -> int:
-    """Size of the smallest group among the levels compared by any of `contrasts`:
-    the DESeq2 vignette's `smallestGroupSize`, for one pre-filter per design."""
-    return min(
-        int(sheet[c.variable].astype(str).value_counts()[[c.test, c.reference]].min())
-        for c in contrasts
-    )
-
-
-def fit_plan(sheet: pd.DataFrame, contrasts: list[Contrast], min_samples: int | None) -> dict:
-    """What the one fit of the design needs to know about the contrasts:
-    `reference_levels`, each contrast variable's reference level (that of the first
-    contrast on it, so that contrast is one model coefficient; other contrasts on the
-    variable are tested with a contrast vector), and the pre-filter's `min_samples`
-    (`min_samples` if set, else the smallest group among all contrasts' levels).
-
-    A new contrast that changes neither needs no refit.
-    """
-    references: dict[str, str] = {}
-    for contrast in contrasts:
-        references.setdefault(contrast.variable, contrast.reference)
-    return {
-        "reference_levels": references,
-        "min_samples": int(min_samples or smallest_group(sheet, contrasts)),
-    }
 
 
 def with_reference_levels(sheet: pd.DataFrame, references: dict[str, str]) -> pd.DataFrame:
@@ -207,22 +171,29 @@ class FittedModel:
 def fitted_model(dds, variables) -> FittedModel:
     """The `FittedModel` of a fitted `DeseqDataSet`, with contrast vectors and
     releveled design matrices for the design `variables` that contrasts compare."""
-    from formulaic_contrasts import FormulaicContrasts
+    from formulaic import model_matrix
 
     genes = dds.var_names
     all_zero_after_refit = np.zeros(len(genes), dtype=bool)
     if dds.refit_cooks and dds.var["replaced"].sum() > 0:
         all_zero_after_refit = genes.isin(dds.new_all_zeroes_genes)
     obs = dds.obs[design_variables(dds.design)]
+    design_matrix = _plain(dds.obsm["design_matrix"])
     vectors, releveled = {}, {}
     for variable in variables:
         levels = list(obs[variable].astype("category").cat.categories)
         for reference in levels:
-            releveled[(variable, reference)] = _plain(
-                FormulaicContrasts(
-                    with_reference_levels(obs, {variable: reference}), dds.design
-                ).design_matrix
+            matrix = _plain(
+                model_matrix(dds.design, with_reference_levels(obs, {variable: reference}))
             )
+            # formulaic (a pinned dependency) builds the releveled matrices; with the
+            # fitted reference it must give PyDESeq2's matrix, or the LFCs would not match
+            if reference == levels[0] and not matrix.equals(design_matrix):
+                raise ValueError(
+                    f"design {dds.design!r}: formulaic's model matrix differs from the "
+                    "one PyDESeq2 fitted; check the formulaic version against requirements.txt"
+                )
+            releveled[(variable, reference)] = matrix
             for test in levels:
                 if test != reference:
                     vectors[(variable, test, reference)] = np.asarray(
@@ -230,7 +201,7 @@ def fitted_model(dds, variables) -> FittedModel:
                     )
     return FittedModel(
         design=dds.design,
-        design_matrix=_plain(dds.obsm["design_matrix"]),
+        design_matrix=design_matrix,
         lfc=dds.varm["LFC"].astype(float),
         dispersions=dds.var["dispersions"].to_numpy(dtype=float),
         size_factors=pd.Series(
