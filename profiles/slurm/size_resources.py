@@ -26,7 +26,7 @@ RUNTIME_FACTOR, RUNTIME_FLOOR = 5, 10  # minutes
 
 
 def rule_of(benchmark: Path, root: Path) -> str:
-    """results/benchmarks/normalise.tsv -> normalise; deseq2/{contrast}.tsv -> deseq2."""
+    """results/benchmarks/normalise.tsv -> normalise; deseq2_contrast/{contrast}.tsv -> deseq2_contrast."""
     parts = benchmark.relative_to(root).parts
     return parts[0] if len(parts) > 1 else benchmark.stem
 

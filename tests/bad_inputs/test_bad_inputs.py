@@ -94,7 +94,7 @@ def test_case(corpus, name):
     else:
         assert result.returncode != 0, shown
         assert not (results / "de").exists() and not (results / "checked/raw.h5ad").exists(), shown
-        assert "rule deseq2:" not in output and "rule normalise:" not in output, shown
+        assert "rule deseq2_fit:" not in output and "rule normalise:" not in output, shown
     if stage == "parse":
         assert output.count("Invalid input:") == 1, shown
         assert "Building DAG" not in output and "Error in rule" not in output, shown

@@ -27,11 +27,12 @@ def run_snakemake(
     timeout=900,
     snakefile: Path = ROOT / "Snakefile",
     prefix: tuple[str, ...] = (),
+    umask: int | None = None,
 ):
     """Run the workflow in `workdir` with `config` layered over config/config.yaml.
 
     `prefix` goes before the command (e.g. `timeout -s KILL 600`); `snakefile` runs
-    another copy of the workflow.
+    another copy of the workflow; `umask` is the process umask, when given.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
@@ -52,7 +53,14 @@ def run_snakemake(
         *args,
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+    )
     if check and result.returncode != 0:
         pytest.fail(
             f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"

@@ -1,6 +1,7 @@
 """End to end: snakemake on a small simulated cohort recovers what was planted."""
 
 import gzip
+import stat
 
 import anndata as ad
 import numpy as np
@@ -20,7 +21,7 @@ def finished_run(small_cohort, tmp_path_factory):
     base = tmp_path_factory.mktemp("small")
     config = write_cohort(small_cohort, base / "input")
     workdir = base / "run"
-    run_snakemake(workdir, config)
+    run_snakemake(workdir, config, umask=0o022)
     return small_cohort, workdir, config
 
 
@@ -104,3 +105,19 @@ def test_report_of_the_run(finished_run):
     assert len(page.images) >= 8
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
     assert all(link.startswith("#") for link in page.links)
+
+
+def test_results_are_readable_by_the_group(finished_run):
+    """Every output honours the umask like a normally created file (0644 under 022)."""
+    _, workdir, _ = finished_run
+    modes = {
+        str(path.relative_to(workdir)): stat.S_IMODE(path.stat().st_mode)
+        for path in (workdir / "results").rglob("*")
+    }
+    assert len(modes) > 20 and "results/de/fit.pkl" in modes
+    wrong = {
+        name: oct(mode)
+        for name, mode in modes.items()
+        if mode != (0o755 if (workdir / name).is_dir() else 0o644)
+    }
+    assert not wrong, wrong

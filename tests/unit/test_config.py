@@ -1,4 +1,4 @@
-from msc_response.config import replace_merged_keys
+from msc_response.config import missing_data_paths, replace_merged_keys, take_data_paths
 
 
 def test_user_contrasts_replace_the_defaults_whole():
@@ -17,3 +17,54 @@ def test_defaults_kept_when_user_sets_no_contrasts():
     assert merged["contrasts"] == {"default_one": {}}
     replace_merged_keys(merged, None, ["contrasts"])
     assert merged["contrasts"] == {"default_one": {}}
+
+
+EXAMPLE = {
+    "counts": "resources/example/counts.tsv.gz",
+    "samples": "config/samples.tsv",
+    "annotation": "resources/example/annotation.tsv",
+    "threads": 2,
+}
+
+
+def merged_with(user: dict) -> dict:
+    """config/config.yaml's data paths merged with a user's config, as Snakemake does."""
+    return {**EXAMPLE, **user}
+
+
+def test_a_user_config_without_annotation_gets_none_not_the_examples():
+    user = {"counts": "mine/counts.tsv", "samples": "mine/samples.tsv"}
+    config = merged_with(user)
+    take_data_paths(config, user, ["my.yaml"])
+    assert config["annotation"] is None
+    assert (config["counts"], config["samples"]) == ("mine/counts.tsv", "mine/samples.tsv")
+    assert missing_data_paths(config, ["my.yaml"]) is None
+
+
+def test_a_user_config_without_counts_is_a_clear_error():
+    user = {"samples": "mine/samples.tsv", "threads": 4}
+    config = merged_with(user)
+    take_data_paths(config, user, ["my.yaml"])
+    assert "counts" not in config
+    message = missing_data_paths(config, ["my.yaml"])
+    assert "'counts' missing from 'my.yaml'" in message
+    assert "example's are not used" in message and "counts: path/to/your/counts.tsv" in message
+    config = merged_with({})
+    take_data_paths(config, {}, ["empty.yaml"])
+    assert "'counts' and 'samples' missing" in missing_data_paths(config, ["empty.yaml"])
+
+
+def test_the_example_runs_without_a_user_config():
+    for user in ({}, {"threads": 1}, None):
+        config = merged_with(user or {})
+        take_data_paths(config, user, [])
+        assert config == merged_with(user or {})
+        assert missing_data_paths(config, []) is None
+
+
+def test_naming_a_data_path_with_config_means_own_data():
+    user = {"counts": "mine/counts.tsv"}
+    config = merged_with(user)
+    take_data_paths(config, user, [])  # --config counts=... without a --configfile
+    assert config["annotation"] is None and "samples" not in config
+    assert "your --config settings" in missing_data_paths(config, [])

@@ -62,7 +62,7 @@ def null_rankings():
     settings = DESettings(
         cooks_refit=False, cooks_filter=False, independent_filtering=False, lfc_shrinkage=False
     )
-    _, dds, stats = fit_and_test(counts, metadata, DESIGN, CONTRAST, settings)
+    results, dds, _ = fit_and_test(counts, metadata, DESIGN, CONTRAST, settings)
     symbols = pd.read_csv(EXAMPLE / "annotation.tsv", sep="\t", dtype=str).set_index("gene_id")["symbol"]
     rankings = []
     for seed in SEEDS:
@@ -74,7 +74,8 @@ def null_rankings():
                 inference=dds.inference, quiet=True,
             )
             stats.summary()
-        table = stats.results_df.rename_axis("gene_id").reset_index()
+            results = stats.results_df
+        table = results.rename_axis("gene_id").reset_index()
         table["symbol"] = symbols.reindex(table["gene_id"]).to_numpy()
         rankings.append(ranked_genes(table.dropna(subset=["stat"]), "stat", None))
     return rankings

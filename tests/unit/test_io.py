@@ -1,6 +1,8 @@
 import gzip
 import os
+import stat
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,6 +90,79 @@ def test_write_table_is_byte_identical(tmp_path):
     io.write_table(frame, tmp_path / "2.tsv.gz")
     assert (tmp_path / "1.tsv.gz").read_bytes() == (tmp_path / "2.tsv.gz").read_bytes()
     assert gzip.open(tmp_path / "1.tsv.gz", "rt").read() == "a\tb\n0.33333333\tx\nNA\ty\n"
+
+
+FRAMES = {
+    "floats, ints, bools, text": pd.DataFrame(
+        {
+            "gene_id": [f"ENSG{i:011d}" for i in range(7)],
+            "x": [1 / 3, float("nan"), float("inf"), -float("inf"), -0.0, 1e-300, 123456789.0],
+            "n": range(7),
+            "flag": [True, False] * 3 + [True],
+            "status": ["tested", "low_counts", None, "tested", "a b", "", "x"],
+        }
+    ),
+    "categorical and missing text": pd.DataFrame(
+        {"s": pd.Categorical(["u", "v", None]), "y": [1.5, float("nan"), 2.0]}
+    ),
+    "a wide float block": pd.DataFrame(
+        np.random.default_rng(1).lognormal(2, 3, size=(9000, 6)),
+        columns=[f"S{i}" for i in range(6)],
+    ),
+    "text that needs quoting (pandas writes it)": pd.DataFrame(
+        {"a": ['say "hi"', "tab\there"], "b": [1.0, 2.0]}
+    ),
+    "one column": pd.DataFrame({"a": ["", "x"]}),
+}
+
+
+@pytest.mark.parametrize("name", FRAMES)
+@pytest.mark.parametrize("index", [False, True])
+def test_table_text_is_what_pandas_writes(name, index):
+    frame = FRAMES[name]
+    if index:
+        frame = frame.set_axis(pd.Index([f"r{i}" for i in range(len(frame))], name="gene"))
+    expected = frame.to_csv(sep="\t", index=index, float_format="%.8g", na_rep="NA")
+    assert "".join(io.table_text(frame, index=index)) == expected
+
+
+def test_gzipped_table_round_trip_without_name_or_time(tmp_path):
+    frame = FRAMES["a wide float block"]
+    io.write_table(frame, tmp_path / "t.tsv.gz")
+    data = (tmp_path / "t.tsv.gz").read_bytes()
+    assert data[3] == 0 and data[4:8] == b"\0\0\0\0", "no file name, no time stamp"
+    back = pd.read_csv(tmp_path / "t.tsv.gz", sep="\t")
+    np.testing.assert_allclose(back.to_numpy(), frame.to_numpy(), rtol=1e-7)
+
+
+def test_tables_written_in_parallel_are_the_same_bytes(tmp_path):
+    frames = [FRAMES["a wide float block"], FRAMES["floats, ints, bools, text"]] * 2
+    one = [(frame, tmp_path / f"one{i}.tsv.gz") for i, frame in enumerate(frames)]
+    two = [(frame, tmp_path / f"two{i}.tsv.gz") for i, frame in enumerate(frames)]
+    io.write_tables(one, processes=1)
+    io.write_tables(two, processes=2)
+    for (_, a), (_, b) in zip(one, two):
+        assert a.read_bytes() == b.read_bytes()
+    with pytest.raises(RuntimeError, match="child process"):
+        io.write_tables([(frames[0], tmp_path / "ok.tsv"), (frames[0], tmp_path / "no/x.tsv")], 2)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    import anndata as ad
+
+    from msc_response.dataset import write_h5ad
+
+    old = os.umask(umask)
+    try:
+        io.write_table(pd.DataFrame({"a": [1.0], "b": ["x"]}), tmp_path / "t.tsv.gz")
+        io.write_atomically(tmp_path / "blob.bin", b"data")
+        write_h5ad(ad.AnnData(np.ones((2, 3))), tmp_path / "d.h5ad")
+    finally:
+        os.umask(old)
+    for name in ("t.tsv.gz", "blob.bin", "d.h5ad"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blob.bin", "d.h5ad", "t.tsv.gz"]
 
 
 # ---------------------------------------------------------------- quirks of real files

@@ -12,9 +12,6 @@ from .test_conda_envs import NO_JOB, RULE_BODIES
 
 ROOT = Path(__file__).resolve().parents[2]
 SLURM = ROOT / "profiles" / "slurm"
-# The DE rule is being split into a fit per design and a test per contrast (issue 12);
-# the profile sizes both forms until the split has landed.
-ANNOUNCED = {"deseq2", "deseq2_fit", "deseq2_contrast"}
 
 
 def profile(name: str) -> dict:
@@ -38,7 +35,7 @@ def test_every_cluster_rule_is_sized_and_every_entry_is_a_rule():
         assert rule in sized, f"profiles/slurm: no set-resources for rule {rule}"
         assert {"mem_mb", "runtime"} <= set(sized[rule]), f"profiles/slurm: {rule}"
         assert rule in config["set-threads"], f"profiles/slurm: no set-threads for rule {rule}"
-    unknown = (set(sized) | set(config["set-threads"])) - set(RULE_BODIES) - ANNOUNCED
+    unknown = (set(sized) | set(config["set-threads"])) - set(RULE_BODIES)
     assert not unknown, f"profiles/slurm sizes rules the workflow does not have: {unknown}"
 
 
@@ -59,11 +56,11 @@ def test_sbatch_profile_sizes_the_same_rules():
 
 def test_sizing_rule_from_benchmarks(tmp_path):
     benchmarks = tmp_path / "benchmarks"
-    (benchmarks / "deseq2").mkdir(parents=True)
+    (benchmarks / "deseq2_contrast").mkdir(parents=True)
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     (benchmarks / "normalise.tsv").write_text(header + "300\t0:05:00\t1700\t1\t1\t1\t0\t0\t1\t1\n")
-    (benchmarks / "deseq2" / "a.tsv").write_text(header + "20\t0:00:20\t100\t1\t1\t1\t0\t0\t1\t1\n")
-    (benchmarks / "deseq2" / "b.tsv").write_text(header + "50\t0:00:50\t450\t1\t1\t1\t0\t0\t1\t1\n")
+    (benchmarks / "deseq2_contrast" / "a.tsv").write_text(header + "20\t0:00:20\t100\t1\t1\t1\t0\t0\t1\t1\n")
+    (benchmarks / "deseq2_contrast" / "b.tsv").write_text(header + "50\t0:00:50\t450\t1\t1\t1\t0\t0\t1\t1\n")
     printed = subprocess.run(
         [sys.executable, str(SLURM / "size_resources.py"), str(benchmarks)],
         capture_output=True, text=True, check=True,
@@ -72,4 +69,4 @@ def test_sizing_rule_from_benchmarks(tmp_path):
     # 2 x 1700 MB = 3400 -> 3500; 5 x 300 s = 25 min
     assert sized["normalise"] == {"mem_mb": "3500 * attempt", "runtime": "25 * attempt"}
     # largest of the contrasts; floors of 1000 MB and 10 min
-    assert sized["deseq2"] == {"mem_mb": "1000 * attempt", "runtime": "10 * attempt"}
+    assert sized["deseq2_contrast"] == {"mem_mb": "1000 * attempt", "runtime": "10 * attempt"}

@@ -60,3 +60,39 @@ def test_numeric_covariate_and_errors(tmp_path):
     bad["group"] = "a"  # one level only: DESeq2 refuses the design
     with pytest.raises(RuntimeError, match="R DESeq2 failed"):
         run_r_deseq2(counts, bad, design, contrast)
+
+
+def test_vst_matches_r_vst(tmp_path):
+    """Our VST is R's vst(blind=TRUE): trend from 1,000 genes, applied to all."""
+    import subprocess
+
+    import pandas as pd
+
+    from msc_response.dataset import to_anndata
+    from msc_response.engines import dataset_class, make_inference
+    from msc_response.normalisation import normalise
+    from msc_response.rdeseq2 import write_counts_tsv
+
+    from ._deseq_cases import pasilla
+
+    counts, meta = pasilla()
+    counts = counts.loc[:, counts.sum(axis=0) > 0]
+    symbols = pd.Series(counts.columns, index=counts.columns)
+    adata = to_anndata(counts.T, meta, symbols, "~ condition")
+    ours = normalise(adata, inference=make_inference("fast"), dataset_cls=dataset_class("r"))
+    assert ours.uns["normalisation"]["vst_trend_genes"] == 1000
+    write_counts_tsv(counts, tmp_path / "counts.tsv")
+    script = (
+        "suppressMessages(library(DESeq2)); "
+        f"m <- as.matrix(read.delim('{tmp_path / 'counts.tsv'}', row.names = 1, "
+        "check.names = FALSE)); "
+        "d <- DESeqDataSetFromMatrix(m, data.frame(row.names = colnames(m), "
+        "x = rep(1, ncol(m))), ~1); "
+        f"write.table(assay(vst(d, blind = TRUE)), '{tmp_path / 'vst.tsv'}', "
+        "sep = '\\t', quote = FALSE)"
+    )
+    run = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    r = pd.read_csv(tmp_path / "vst.tsv", sep="\t", index_col=0).T
+    difference = np.abs(ours.layers["vst"] - r.loc[ours.obs_names, ours.var_names].to_numpy())
+    assert difference.max() < 1e-3, difference.max()

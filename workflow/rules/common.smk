@@ -7,7 +7,12 @@ from snakemake.utils import validate
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 
 from msc_response.audit import audit_warnings, design_audit  # noqa: E402
-from msc_response.config import replace_merged_keys  # noqa: E402
+from msc_response.config import (  # noqa: E402
+    missing_data_paths,
+    replace_merged_keys,
+    take_data_paths,
+)
+from msc_response.de_plan import fit_plan, fit_stage  # noqa: E402
 from msc_response.errors import InputError  # noqa: E402
 from msc_response.gene_sets import (  # noqa: E402
     active_collections,
@@ -18,7 +23,11 @@ from msc_response.io import require_file  # noqa: E402
 from msc_response.marker_config import check_marker_config  # noqa: E402
 from msc_response.provenance import workflow_version  # noqa: E402
 from msc_response.report_files import ResultFiles, Stages  # noqa: E402
-from msc_response.validation import check_config, check_sheet  # noqa: E402
+from msc_response.validation import (  # noqa: E402
+    check_config,
+    check_sheet,
+    parse_contrasts,
+)
 
 
 def stop_with(message):
@@ -28,15 +37,21 @@ def stop_with(message):
     sys.exit(1)
 
 
-# A --configfile is merged into config/config.yaml key by key; contrasts must come
-# from the user's file alone, or the example's contrast would leak into their run.
-replace_merged_keys(config, workflow.config_settings.overwrite_config, ["contrasts"])
+# A --configfile is merged into config/config.yaml key by key; the data paths and
+# the contrasts must come from the user's file alone, or the example's files and
+# contrast would leak into their run (see config/README.md).
+USER_CONFIG = workflow.config_settings.overwrite_config
+take_data_paths(config, USER_CONFIG, workflow.config_settings.configfiles)
+replace_merged_keys(config, USER_CONFIG, ["contrasts"])
 
 # Parse-time checks: config, sample sheet, contrasts and design, before any job runs.
 # Problems of the design's structure (not full rank, no residual df, a level without
 # replicates) are reported here and stop the run in rule check_inputs, after rule
 # design_audit has written results/qc/design_audit.tsv to explain them.
 try:
+    _missing = missing_data_paths(config, workflow.config_settings.configfiles)
+    if _missing:
+        raise InputError(_missing)
     with open(
         os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
     ) as f:
@@ -85,6 +100,11 @@ ENRICHMENT_COLLECTIONS = {
 ENRICHMENT_PAIRS = [
     [contrast, collection] for contrast in CONTRASTS for collection in COLLECTIONS
 ]
+DE_FIT_PLAN = fit_plan(
+    SAMPLES,
+    parse_contrasts(config["contrasts"]),
+    config["diffexp"]["prefilter"]["min_samples"],
+)
 
 # Marker stage: the panel's GMT file and every set the config names, checked now.
 try:

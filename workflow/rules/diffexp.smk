@@ -1,6 +1,31 @@
-rule deseq2:
+# One fit per design (R's DESeq()), then one light job per contrast (R's results()).
+rule deseq2_fit:
     input:
         "results/checked/raw.h5ad",
+    output:
+        "results/de/fit.pkl",
+    log:
+        "logs/deseq2_fit.log",
+    benchmark:
+        "results/benchmarks/deseq2_fit.tsv"
+    conda:
+        "../../envs/deseq2.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wildcards, input: max(4000, int(40 * input.size_mb)),
+    params:
+        design=config["design"],
+        # reference levels and pre-filter from all contrasts; a new contrast that
+        # changes neither reuses the fit
+        plan=DE_FIT_PLAN,
+        settings=fit_stage(config["diffexp"]),
+    script:
+        "../scripts/deseq2_fit.py"
+
+
+rule deseq2_contrast:
+    input:
+        "results/de/fit.pkl",
     output:
         table=report(
             "results/de/{contrast}.tsv",
@@ -11,20 +36,19 @@ rule deseq2:
         summary="results/de/{contrast}.summary.tsv",
         size_factors="results/de/{contrast}.size_factors.tsv",
     log:
-        "logs/deseq2/{contrast}.log",
+        "logs/deseq2_contrast/{contrast}.log",
     benchmark:
-        "results/benchmarks/deseq2/{contrast}.tsv"
+        "results/benchmarks/deseq2_contrast/{contrast}.tsv"
     conda:
         "../../envs/deseq2.yaml"
-    threads: config["threads"]
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, input: max(2000, int(8 * input.size_mb)),
     params:
         contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
-        design=config["design"],
         settings=config["diffexp"],
     script:
-        "../scripts/deseq2.py"
+        "../scripts/deseq2_contrast.py"
 
 
 rule de_plots:

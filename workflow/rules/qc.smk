@@ -15,6 +15,11 @@ rule check_inputs:
         "../../envs/qc.yaml"
     resources:
         mem_mb=lambda wildcards, input: max(2000, int(12 * input.size_mb)),
+    params:
+        # symbols for human Ensembl IDs when the config names no annotation
+        human_genes=os.path.join(
+            workflow.basedir, "resources", "gene_sets", "human_genes.tsv.gz"
+        ),
     script:
         "../scripts/check_inputs.py"
 

@@ -5,7 +5,8 @@ from msc_response.scripting import run
 
 
 def main(snakemake):
-    adata = load_checked_inputs(InputSpec.from_config(snakemake.config))
+    spec = InputSpec.from_config(snakemake.config, human_genes=snakemake.params.human_genes)
+    adata = load_checked_inputs(spec)
     write_h5ad(adata, snakemake.output[0])
 
 

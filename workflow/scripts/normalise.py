@@ -5,7 +5,7 @@ import pandas as pd
 
 from msc_response.dataset import write_h5ad
 from msc_response.engines import dataset_class, make_inference
-from msc_response.io import write_table
+from msc_response.io import write_table, write_tables
 from msc_response.normalisation import normalise
 from msc_response.scripting import run
 
@@ -28,8 +28,11 @@ def main(snakemake):
         dataset_cls=dataset_class(settings["dispersion_prior"]),
     )
     write_h5ad(result, snakemake.output.dataset)
-    write_table(gene_table(result, "normalised"), snakemake.output.normalised)
-    write_table(gene_table(result, "vst"), snakemake.output.vst)
+    tables = [
+        (gene_table(result, "normalised"), snakemake.output.normalised),
+        (gene_table(result, "vst"), snakemake.output.vst),
+    ]
+    write_tables(tables, processes=snakemake.threads)
     write_table(
         result.obs[["size_factor"]].rename_axis("sample").reset_index(),
         snakemake.output.size_factors,

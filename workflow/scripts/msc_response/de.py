@@ -1,15 +1,31 @@
-"""Differential expression of one contrast with PyDESeq2, as a tidy results table."""
+"""Differential expression with PyDESeq2: one fit per design, one test per contrast.
+
+As R DESeq2 runs `DESeq()` once and `results()` per contrast: `fit_design` fits
+size factors, dispersions, LFCs and Cook's distances with PyDESeq2 (nothing there
+depends on a contrast) and `fitted_model` keeps what the tests need as plain arrays;
+`wald_results` does one contrast's Wald test, Cook's filter and independent
+filtering and `shrink_lfc` its apeGLM-style shrinkage, step for step as PyDESeq2's
+`DeseqStats` (a test checks they agree) but without its dataset class, so a
+per-contrast job stays light. `fit_and_test` chains them and is the one DE path: the
+workflow (through `fit_for_contrasts`, `save_fit`/`load_fit` and
+`contrast_result`), the R agreement tests and benchmarks/bench_deseq2.py all use
+these functions.
+"""
 
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .de_plan import fit_plan, fit_stage, smallest_group  # noqa: F401 (one DE API)
 from .engines import dataset_class, make_inference
-from .validation import Contrast, design_variables, order_reference_first
+from .io import write_atomically
+from .r_filter import independent_filter_r
+from .validation import Contrast, design_variables
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +57,7 @@ class DESettings:
     alpha: float = 0.05
     lfc_threshold: float = 0.0
     min_count: int = 10
-    min_samples: int | None = None  # None: size of the smallest group in the contrast
+    min_samples: int | None = None  # None: the smallest group among all contrasts' levels
     cooks_refit: bool = True
     cooks_filter: bool = True
     independent_filtering: bool = True
@@ -88,27 +104,28 @@ def prefilter_mask(
     return ((counts.to_numpy() >= min_count).sum(axis=0) >= min_samples)
 
 
-def smallest_group(sheet: pd.DataFrame, contrast: Contrast) -> int:
-    sizes = sheet[contrast.variable].value_counts()
-    return int(sizes[[contrast.test, contrast.reference]].min())
+def with_reference_levels(sheet: pd.DataFrame, references: dict[str, str]) -> pd.DataFrame:
+    """The sheet with each variable's given reference level as its first category."""
+    sheet = sheet.copy()
+    for variable, reference in references.items():
+        column = sheet[variable].astype("category")
+        levels = [reference] + [c for c in column.cat.categories if c != reference]
+        sheet[variable] = column.cat.reorder_categories(levels)
+    return sheet
 
 
-def fit_and_test(
-    counts: pd.DataFrame,
-    metadata: pd.DataFrame,
-    design: str,
-    contrast: list[str],
-    settings: DESettings,
+# --------------------------------------------------------------------------- the fit
+def fit_design(
+    counts: pd.DataFrame, metadata: pd.DataFrame, design: str, settings: DESettings
 ):
-    """PyDESeq2 fit of `design` and Wald test of `contrast` ([variable, test,
-    reference]) with the engine, dispersion prior and filtering rule of `settings`.
+    """PyDESeq2 fit of `design` (R's `DESeq()`): size factors, dispersions, LFCs,
+    Cook's distances, refits of outlier genes and the Cook's outlier mask. Nothing
+    here depends on a contrast.
 
-    counts: samples x genes, already pre-filtered. Returns (results table with
-    baseMean, log2FoldChange, lfcSE, stat, pvalue, padj; the fitted dataset; the
-    DeseqStats object, for shrinkage).
+    counts: samples x genes, already pre-filtered; metadata: the design variables,
+    each factor's first category being its reference level. Returns the fitted
+    `DeseqDataSet` (of the class `settings.dispersion_prior` selects).
     """
-    from pydeseq2.ds import DeseqStats
-
     inference = make_inference(settings.inference, settings.n_cpus)
     dds = dataset_class(settings.dispersion_prior)(
         counts=counts,
@@ -121,30 +138,378 @@ def fit_and_test(
         n_cpus=settings.n_cpus,
         quiet=True,
     )
-    dds.deseq2()
-    use_r_filter = settings.independent_filtering and settings.independent_filtering_rule == "r"
-    stats = DeseqStats(
-        dds,
-        contrast=list(contrast),
-        alpha=settings.alpha,
-        cooks_filter=settings.cooks_filter,
-        independent_filter=settings.independent_filtering and not use_r_filter,
-        lfc_null=settings.lfc_threshold,
-        alt_hypothesis="greaterAbs" if settings.lfc_threshold > 0 else None,
-        inference=inference,
-        quiet=True,
-    )
-    stats.summary()
-    table = stats.results_df.copy()
-    if use_r_filter:
-        from .r_compat import independent_filter_r
+    dds.deseq2()  # ends with the Cook's outlier mask, stored in dds.var
+    return dds
 
-        padj, threshold = independent_filter_r(
-            table["baseMean"].to_numpy(), table["pvalue"].to_numpy(), settings.alpha
+
+@dataclass
+class FittedModel:
+    """What R's `results()` and `lfcShrink()` need from a fitted design, as plain
+    arrays: a contrast job reads it without PyDESeq2's dataset class or AnnData
+    (whose imports cost more than a contrast's tests on small data).
+
+    Genes are the fitted (pre-filtered) ones; LFCs in natural log, NaN for genes
+    with all counts zero. `contrast_vectors` holds, for every ordered pair of levels
+    of the contrast variables, PyDESeq2's (formulaic's) contrast vector;
+    `releveled[(variable, level)]` the design matrix with that reference level.
+    """
+
+    design: str
+    design_matrix: pd.DataFrame  # samples x coefficients
+    lfc: pd.DataFrame  # genes x coefficients
+    dispersions: np.ndarray
+    size_factors: pd.Series
+    base_mean: pd.Series
+    counts: np.ndarray  # samples x genes, as read (shrinkage uses them, as PyDESeq2)
+    non_zero: np.ndarray  # genes with a count
+    cooks_outlier: np.ndarray  # p-values set to NA by the Cook's filter
+    all_zero_after_refit: np.ndarray  # SE, stat 0 and p-value 1, as PyDESeq2
+    contrast_vectors: dict
+    releveled: dict
+
+
+def fitted_model(dds, variables) -> FittedModel:
+    """The `FittedModel` of a fitted `DeseqDataSet`, with contrast vectors and
+    releveled design matrices for the design `variables` that contrasts compare."""
+    from formulaic import model_matrix
+
+    genes = dds.var_names
+    all_zero_after_refit = np.zeros(len(genes), dtype=bool)
+    if dds.refit_cooks and dds.var["replaced"].sum() > 0:
+        all_zero_after_refit = genes.isin(dds.new_all_zeroes_genes)
+    obs = dds.obs[design_variables(dds.design)]
+    design_matrix = _plain(dds.obsm["design_matrix"])
+    vectors, releveled = {}, {}
+    for variable in variables:
+        levels = list(obs[variable].astype("category").cat.categories)
+        for reference in levels:
+            matrix = _plain(
+                model_matrix(dds.design, with_reference_levels(obs, {variable: reference}))
+            )
+            # formulaic (a pinned dependency) builds the releveled matrices; with the
+            # fitted reference it must give PyDESeq2's matrix, or the LFCs would not match
+            if reference == levels[0] and not matrix.equals(design_matrix):
+                raise ValueError(
+                    f"design {dds.design!r}: formulaic's model matrix differs from the "
+                    "one PyDESeq2 fitted; check the formulaic version against requirements.txt"
+                )
+            releveled[(variable, reference)] = matrix
+            for test in levels:
+                if test != reference:
+                    vectors[(variable, test, reference)] = np.asarray(
+                        dds.contrast(variable, reference, test), dtype=float
+                    )
+    return FittedModel(
+        design=dds.design,
+        design_matrix=design_matrix,
+        lfc=dds.varm["LFC"].astype(float),
+        dispersions=dds.var["dispersions"].to_numpy(dtype=float),
+        size_factors=pd.Series(
+            np.asarray(dds.obs["size_factors"], dtype=float), index=dds.obs_names
+        ),
+        base_mean=dds.var["_normed_means"].astype(float),
+        counts=np.asarray(dds.X),
+        non_zero=dds.var["non_zero"].to_numpy(dtype=bool),
+        cooks_outlier=np.asarray(dds.cooks_outlier(), dtype=bool),
+        all_zero_after_refit=np.asarray(all_zero_after_refit, dtype=bool),
+        contrast_vectors=vectors,
+        releveled=releveled,
+    )
+
+
+def _plain(matrix: pd.DataFrame) -> pd.DataFrame:
+    """formulaic's model matrix as a plain DataFrame (its model spec does not pickle)."""
+    return pd.DataFrame(
+        np.asarray(matrix, dtype=float), index=matrix.index, columns=list(matrix.columns)
+    )
+
+
+# --------------------------------------------------------------------------- the tests
+@dataclass
+class WaldTest:
+    """One contrast's Wald test (natural-log scale), before any shrinkage."""
+
+    contrast: list[str]
+    vector: np.ndarray
+    lfc: np.ndarray  # the contrast's LFC per gene
+    se: np.ndarray
+    stat: np.ndarray
+    pvalue: np.ndarray  # after the Cook's filter
+
+
+def wald_results(model: FittedModel, contrast: list[str], settings: DESettings, inference=None):
+    """R's `results()` for one contrast ([variable, test, reference]) of a fitted
+    design, step for step as PyDESeq2's `DeseqStats.summary()`: Wald test (ridge
+    1e-6, any two levels through a contrast vector), Cook's filter, then independent
+    filtering (R's rule or PyDESeq2's, per `settings`) or plain BH.
+
+    Returns (table with baseMean, log2FoldChange, lfcSE, stat, pvalue, padj; the
+    `WaldTest`, for shrinkage).
+    """
+    inference = inference or make_inference(settings.inference, settings.n_cpus)
+    key = tuple(contrast)
+    if key not in model.contrast_vectors:
+        raise KeyError(
+            f"contrast {list(contrast)}: the fit has no contrast vector for it (its "
+            f"variable was not a contrast variable when the design was fitted); refit "
+            f"with `snakemake --forcerun deseq2_fit`"
         )
-        table["padj"] = padj
+    vector = model.contrast_vectors[key]
+    X = model.design_matrix.to_numpy(dtype=float)
+    lfc = model.lfc.to_numpy(dtype=float)
+    mu = np.exp(X @ lfc.T) * model.size_factors.to_numpy()[:, None]
+    pvalue, stat, se = inference.wald_test(
+        design_matrix=X,
+        disp=model.dispersions,
+        lfc=lfc,
+        mu=mu,
+        ridge_factor=np.diag(np.repeat(1e-6, X.shape[1])),
+        contrast=vector,
+        lfc_null=np.log(2) * settings.lfc_threshold,
+        alt_hypothesis="greaterAbs" if settings.lfc_threshold > 0 else None,
+    )
+    pvalue, stat, se = (np.array(v, dtype=float) for v in (pvalue, stat, se))
+    refit = model.all_zero_after_refit
+    se[refit], stat[refit], pvalue[refit] = 0.0, 0.0, 1.0
+    if settings.cooks_filter:
+        pvalue[model.cooks_outlier] = np.nan
+    base_mean = model.base_mean.to_numpy()
+    if not settings.independent_filtering:
+        from scipy.stats import false_discovery_control
+
+        padj = np.full(len(pvalue), np.nan)
+        tested = ~np.isnan(pvalue)
+        padj[tested] = false_discovery_control(pvalue[tested], method="bh")
+    elif settings.independent_filtering_rule == "r":
+        padj, threshold = independent_filter_r(base_mean, pvalue, settings.alpha)
         log.info("independent filtering at baseMean > %.4g", threshold)
-    return table, dds, stats
+    else:
+        padj = _independent_filter_pydeseq2(base_mean, pvalue, settings.alpha)
+    contrast_lfc = lfc @ vector
+    table = pd.DataFrame(
+        {
+            "baseMean": base_mean,
+            "log2FoldChange": contrast_lfc / np.log(2),
+            "lfcSE": se / np.log(2),
+            "stat": stat,
+            "pvalue": pvalue,
+            "padj": padj,
+        },
+        index=model.lfc.index,
+    )
+    return table, WaldTest(list(contrast), vector, contrast_lfc, se, stat, pvalue)
+
+
+def _independent_filter_pydeseq2(base_mean: np.ndarray, pvalue: np.ndarray, alpha: float):
+    """PyDESeq2's `DeseqStats._independent_filtering` (its own lowess and rule)."""
+    from pydeseq2.utils import lowess
+    from scipy.stats import false_discovery_control
+
+    lower = np.mean(base_mean == 0)
+    theta = np.linspace(lower, 0.95 if lower < 0.95 else 1, 50)
+    cutoffs = np.quantile(base_mean, theta)
+    adjusted = np.full((len(pvalue), len(theta)), np.nan)
+    for i, cutoff in enumerate(cutoffs):
+        use = (base_mean >= cutoff) & ~np.isnan(pvalue)
+        if use.any():
+            adjusted[use, i] = false_discovery_control(pvalue[use], method="bh")
+    rejections = (adjusted < alpha).sum(axis=0).astype(int)
+    fit = lowess(theta, rejections, frac=1 / 5)
+    j = 0
+    if rejections.max() > 10:
+        residual = rejections[rejections > 0] - fit[rejections > 0]
+        above = np.flatnonzero(rejections > fit.max() - np.sqrt(np.mean(residual**2)))
+        j = int(above[0]) if above.size else 0
+    return adjusted[:, j]
+
+
+def fit_and_test(
+    counts: pd.DataFrame,
+    metadata: pd.DataFrame,
+    design: str,
+    contrast: list[str],
+    settings: DESettings,
+):
+    """`fit_design`, `fitted_model` and `wald_results`: returns (results table,
+    fitted dataset, FittedModel). counts: samples x genes, already pre-filtered."""
+    dds = fit_design(counts, metadata, design, settings)
+    model = fitted_model(dds, [contrast[0]])
+    table, _ = wald_results(model, contrast, settings, dds.inference)
+    return table, dds, model
+
+
+def shrink_lfc(
+    model: FittedModel, wald: WaldTest, inference, *, prior_no_shrink_scale: float = 15.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """apeGLM-style shrunken LFCs (natural log) and standard errors of one contrast,
+    step for step as PyDESeq2's `DeseqStats.lfc_shrink` (adaptive Cauchy prior scale,
+    a wide normal prior on the other coefficients); genes where the optimiser gives
+    no finite answer keep their Wald values, with a warning.
+
+    Shrinkage acts on one model coefficient (so does R's `lfcShrink(type="apeglm")`).
+    When the contrast is not one coefficient of the fitted model (its reference is
+    not the factor's reference level), the model is reparametrised with the
+    contrast's reference as reference level, as R's `relevel` + `nbinomWaldTest`
+    would: the dispersions, fitted means and Wald statistics do not depend on the
+    parametrisation, and the maximum-likelihood LFCs of the releveled design X' = X T
+    are exactly T^-1 times the fitted ones (the optimum IRLS would converge to
+    again), so they are transformed instead of refitted.
+    """
+    variable, test, reference = wald.contrast
+    coefficient = f"{variable}[T.{test}]"
+    X = model.design_matrix
+    lfc = model.lfc.to_numpy(dtype=float)
+    unit = (X.columns == coefficient).astype(float)
+    if not np.allclose(wald.vector, unit):
+        releveled = model.releveled[(variable, reference)]
+        # X' = X T (same column space); LFCs as rows: B' = B T^-T.
+        transform = np.linalg.lstsq(X.to_numpy(float), releveled.to_numpy(float), rcond=None)[0]
+        if not np.allclose(X.to_numpy(float) @ transform, releveled.to_numpy(float), atol=1e-10):
+            raise ValueError(f"releveling {variable!r} changed the design's column space")
+        lfc = lfc @ np.linalg.inv(transform).T
+        X = releveled
+    if coefficient not in X.columns:
+        raise KeyError(f"no coefficient {coefficient!r} to shrink in {list(X.columns)}")
+    index = X.columns.get_loc(coefficient)
+    prior_var = _apeglm_prior_var(lfc[:, index], wald.se)
+    shrunk, inverse_hessians, _ = inference.lfc_shrink_nbinom_glm(
+        design_matrix=X.to_numpy(dtype=float),
+        counts=model.counts[:, model.non_zero],
+        size=1.0 / model.dispersions[model.non_zero],
+        offset=np.log(model.size_factors.to_numpy()),
+        prior_no_shrink_scale=prior_no_shrink_scale,
+        prior_scale=min(np.sqrt(prior_var), 1.0),
+        optimizer="L-BFGS-B",
+        shrink_index=index,
+    )
+    new_lfc = np.asarray(shrunk)[:, index]
+    new_se = np.sqrt(np.abs(np.asarray(inverse_hessians)[:, index, index]))
+    valid = np.isfinite(new_lfc) & np.isfinite(new_se)
+    if not valid.all():
+        log.warning(
+            "%d gene(s) had NaN/infinite values during LFC shrinkage; their LFCs and "
+            "SEs were not updated", (~valid).sum()
+        )
+    out_lfc, out_se = lfc[:, index].copy(), wald.se.copy()
+    genes = np.flatnonzero(model.non_zero)[valid]
+    out_lfc[genes], out_se[genes] = new_lfc[valid], new_se[valid]
+    return out_lfc, out_se
+
+
+def _apeglm_prior_var(lfc: np.ndarray, se: np.ndarray, min_var=1e-6, max_var=400.0) -> float:
+    """PyDESeq2's `DeseqStats._fit_prior_var`: the prior variance of the shrunken
+    coefficient, from its MLEs and their standard errors."""
+    from scipy.optimize import root_scalar
+
+    keep = ~np.isnan(lfc)
+    estimates, variances = lfc[keep] ** 2, se[keep] ** 2
+
+    def objective(a: float) -> float:
+        weights = 1 / (2 * (a + variances) ** 2)
+        return ((estimates - variances) * weights).sum() / weights.sum() - a
+
+    if objective(min_var) < 0:
+        return min_var
+    return root_scalar(objective, bracket=(min_var, max_var)).root
+
+
+# ------------------------------------------------------------- the workflow's two steps
+@dataclass
+class DesignFit:
+    """A fitted design as the workflow keeps it between its fit and contrast jobs.
+
+    model: the `FittedModel` on the pre-filtered genes; genes: every input gene
+    (index gene_id) with `symbol`, `kept` (passed the pre-filter) and `baseMean`
+    (mean normalised count, with the fit's size factors).
+    """
+
+    model: FittedModel
+    genes: pd.DataFrame
+    min_count: int
+    min_samples: int
+
+
+FIT_FORMAT = 2  # bump when the saved fit's layout changes
+
+
+def save_fit(fit: DesignFit, path) -> None:
+    """Write the fitted design (one pickle, written atomically) for the contrast jobs."""
+    state = {"format": FIT_FORMAT, "fit": fit}
+    write_atomically(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_fit(path) -> DesignFit:
+    """The fitted design written by `save_fit`."""
+    with open(path, "rb") as handle:
+        state = pickle.load(handle)
+    if state.get("format") != FIT_FORMAT:
+        raise ValueError(
+            f"{path}: saved fit format {state.get('format')}, expected {FIT_FORMAT}; "
+            f"delete it to refit"
+        )
+    return state["fit"]
+
+
+def fit_for_contrasts(
+    counts: pd.DataFrame,
+    sheet: pd.DataFrame,
+    design: str,
+    plan: dict,
+    symbols: pd.Series,
+    settings: DESettings,
+) -> DesignFit:
+    """Pre-filter and fit the design once for all contrasts (`plan` from `fit_plan`).
+
+    counts: samples x genes (raw integers); sheet: indexed by sample with typed
+    design variables. The pre-filter is per design: at least `settings.min_count`
+    reads in at least `plan['min_samples']` samples.
+    """
+    sheet = with_reference_levels(sheet, plan["reference_levels"])
+    metadata = sheet[design_variables(design)]
+    min_samples = plan["min_samples"]
+    keep = prefilter_mask(counts, settings.min_count, min_samples)
+    log.info(
+        "%d of %d genes pass the pre-filter (>= %d counts in >= %d samples)",
+        keep.sum(),
+        len(keep),
+        settings.min_count,
+        min_samples,
+    )
+    dds = fit_design(counts.loc[:, keep], metadata, design, settings)
+    model = fitted_model(dds, list(plan["reference_levels"]))
+    size_factors = model.size_factors.to_numpy()
+    genes = pd.DataFrame(
+        {
+            "symbol": symbols.reindex(counts.columns).to_numpy(),
+            "kept": keep,
+            "baseMean": (counts.to_numpy() / size_factors[:, None]).mean(axis=0),
+        },
+        index=pd.Index(counts.columns, name="gene_id"),
+    )
+    return DesignFit(model, genes, settings.min_count, min_samples)
+
+
+def contrast_result(fit: DesignFit, contrast: Contrast, settings: DESettings) -> ContrastResult:
+    """One contrast's results from a fitted design.
+
+    Returns one row per input gene (pre-filtered genes included, with
+    `status='low_counts'`), sorted by padj then p-value then gene ID.
+    """
+    model = fit.model
+    inference = make_inference(settings.inference, settings.n_cpus)
+    table, wald = wald_results(model, contrast.as_list(), settings, inference)
+    cooks = model.cooks_outlier if settings.cooks_filter else np.zeros(len(table), dtype=bool)
+    table["status"] = np.select(
+        [cooks & table["pvalue"].isna().to_numpy(), table["padj"].isna().to_numpy()],
+        ["cooks_outlier", "independent_filtering"],
+        "tested",
+    )
+    if settings.lfc_shrinkage:
+        shrunk, se = shrink_lfc(model, wald, inference)
+        table["log2FoldChange_shrunk"] = shrunk / np.log(2)
+        table["lfcSE_shrunk"] = se / np.log(2)
+    size_factors = model.size_factors.rename("size_factor")
+    return ContrastResult(_with_filtered_genes(table, fit.genes), size_factors)
 
 
 def run_contrast(
@@ -155,62 +520,20 @@ def run_contrast(
     symbols: pd.Series,
     settings: DESettings,
 ) -> ContrastResult:
-    """Fit the design and test one contrast.
-
-    counts: samples x genes (raw integers), sheet: indexed by sample with typed design
-    variables. Returns one row per gene (pre-filtered genes included, with
-    `status='low_counts'`), sorted by padj then p-value then gene ID.
-    """
-    sheet = order_reference_first(sheet, contrast)
-    metadata = sheet[design_variables(design)]
-    min_samples = settings.min_samples or smallest_group(sheet, contrast)
-    keep = prefilter_mask(counts, settings.min_count, min_samples)
-    log.info(
-        "%s: %d of %d genes pass the pre-filter (>= %d counts in >= %d samples)",
-        contrast.name,
-        keep.sum(),
-        len(keep),
-        settings.min_count,
-        min_samples,
-    )
-    table, dds, stats = fit_and_test(
-        counts.loc[:, keep], metadata, design, contrast.as_list(), settings
-    )
-    cooks = (
-        np.asarray(dds.cooks_outlier(), dtype=bool)
-        if settings.cooks_filter
-        else np.zeros(len(table), dtype=bool)
-    )
-    table["status"] = np.select(
-        [cooks & table["pvalue"].isna().to_numpy(), table["padj"].isna().to_numpy()],
-        ["cooks_outlier", "independent_filtering"],
-        "tested",
-    )
-    if settings.lfc_shrinkage:
-        coefficient = f"{contrast.variable}[T.{contrast.test}]"
-        stats.lfc_shrink(coeff=coefficient)
-        table["log2FoldChange_shrunk"] = stats.results_df["log2FoldChange"]
-        table["lfcSE_shrunk"] = stats.results_df["lfcSE"]
-
-    size_factors = pd.Series(
-        np.asarray(dds.obs["size_factors"], dtype=float), index=dds.obs_names
-    )
-    return ContrastResult(
-        _with_filtered_genes(table, counts, keep, size_factors, symbols), size_factors
-    )
+    """Fit the design for one contrast alone and test it (its own pre-filter and
+    reference level): what a separate per-contrast run gives."""
+    plan = fit_plan(sheet, [contrast], settings.min_samples)
+    fit = fit_for_contrasts(counts, sheet, design, plan, symbols, settings)
+    return contrast_result(fit, contrast, settings)
 
 
-def _with_filtered_genes(table, counts, keep, size_factors, symbols) -> pd.DataFrame:
-    filtered = counts.loc[:, ~keep]
-    dropped = pd.DataFrame(
-        {"baseMean": (filtered.to_numpy() / size_factors.to_numpy()[:, None]).mean(axis=0)},
-        index=filtered.columns,
-    )
+def _with_filtered_genes(table: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
+    dropped = genes.loc[~genes["kept"], ["baseMean"]].copy()
     dropped["status"] = "low_counts"
     full = pd.concat([table, dropped]) if len(dropped) else table
     full.index.name = "gene_id"
     full = full.reset_index()
-    full["symbol"] = symbols.reindex(full["gene_id"]).to_numpy()
+    full["symbol"] = genes["symbol"].reindex(full["gene_id"]).to_numpy()
     columns = [c for c in RESULT_COLUMNS if c in full.columns]
     full = full[columns].sort_values(
         ["padj", "pvalue", "gene_id"], na_position="last", kind="mergesort"
