@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
@@ -51,24 +52,30 @@ SYSTEM_TOOLS = {
 # PyDESeq2's own suite runs twice (about 5 minutes on 2 cores): too long for every
 # `pytest`, so it runs only when asked for by its marker; .ci/run asks.
 SUITE_MARKER = "pydeseq2_suite"
+TESTS = Path(__file__).resolve().parent
 SUITE_HINT = (
     "PyDESeq2's own test suite against this project's engines was left out (about "
     f"5 min); run it with `python3 -m pytest -m {SUITE_MARKER}` (.ci/run does)"
 )
 
 
+def _suite_asked_for(config) -> bool:
+    return SUITE_MARKER in (config.option.markexpr or "")
+
+
 def _deselect_pydeseq2_suite(config, items):
-    if SUITE_MARKER in (config.option.markexpr or ""):
+    if _suite_asked_for(config):
         return
-    kept = [item for item in items if SUITE_MARKER not in item.keywords]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
-        items[:] = kept
-        config._msc_suite_left_out = True
+    left_out = [item for item in items if SUITE_MARKER in item.keywords]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if SUITE_MARKER not in item.keywords]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if getattr(config, "_msc_suite_left_out", False):
+    # With pytest-xdist the workers collect, so say it whenever the whole suite ran.
+    whole_suite = all(Path(arg).resolve() == TESTS for arg in config.args)
+    if whole_suite and not _suite_asked_for(config):
         terminalreporter.write_line(SUITE_HINT)
 
 

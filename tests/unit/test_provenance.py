@@ -39,6 +39,17 @@ def test_inputs_without_annotation_or_gene_sets(tmp_path):
     )["gene_sets"]
     assert list(sets) == ["go_bp", "msc"]  # sorted: the record does not depend on order
     assert sets["msc"]["sha256"] == hashlib.sha256(b"SET\tdesc\tG1\n").hexdigest()
+    # files shipped with the workflow: recorded by their path inside it
+    shipped = prov.input_records(
+        str(tmp_path / "c.tsv"), str(tmp_path / "s.tsv"), None,
+        {"msc": str(tmp_path / "b.gmt")}, workflow_dir=tmp_path,
+    )["gene_sets"]
+    assert shipped["msc"]["path"] == "b.gmt"
+    elsewhere = prov.input_records(
+        str(tmp_path / "c.tsv"), str(tmp_path / "s.tsv"), None,
+        {"msc": str(tmp_path / "b.gmt")}, workflow_dir=tmp_path / "workflow",
+    )["gene_sets"]
+    assert elsewhere["msc"]["path"] == str(tmp_path / "b.gmt")
 
 
 def test_outputs_hash_tables_and_name_figures(tmp_path):

@@ -22,6 +22,7 @@ rule provenance:
     params:
         config=config,
         gene_set_names=list(gene_set_files()),
+        workflow_dir=workflow.basedir,
         # Evaluated when the run is planned, in the checkout the Snakefile is in.
         version=lambda wildcards: workflow_version(workflow.basedir),
         requirements=os.path.join(workflow.basedir, "requirements.txt"),

@@ -23,6 +23,7 @@ def main(snakemake):
             snakemake.input.samples,
             snakemake.input.annotation[0] if snakemake.input.annotation else None,
             dict(zip(snakemake.params.gene_set_names, snakemake.input.gene_sets)),
+            workflow_dir=snakemake.params.workflow_dir,
         ),
         outputs=output_records(list(snakemake.input.results)),
     )

@@ -101,14 +101,34 @@ def platform_record() -> dict:
 
 
 def input_records(
-    counts: str, samples: str, annotation: str | None, gene_sets: dict[str, str]
+    counts: str,
+    samples: str,
+    annotation: str | None,
+    gene_sets: dict[str, str],
+    workflow_dir: str | Path | None = None,
 ) -> dict:
-    """Checksums of the run's inputs; `gene_sets` maps a collection name to its GMT."""
+    """Checksums of the run's inputs; `gene_sets` maps a collection name to its GMT.
+
+    A gene-set file shipped with the workflow is recorded by its path inside the
+    workflow (`resources/gene_sets/...`), so the record does not depend on where the
+    workflow was installed."""
+
+    def shown(path: str) -> str:
+        if workflow_dir is None:
+            return path
+        try:
+            return str(Path(path).resolve().relative_to(Path(workflow_dir).resolve()))
+        except ValueError:
+            return path
+
     return {
         "counts": file_record(counts),
         "samples": file_record(samples),
         "annotation": file_record(annotation) if annotation else None,
-        "gene_sets": {name: file_record(path) for name, path in sorted(gene_sets.items())},
+        "gene_sets": {
+            name: {**file_record(path), "path": shown(path)}
+            for name, path in sorted(gene_sets.items())
+        },
     }
 
 
