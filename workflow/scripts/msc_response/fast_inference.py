@@ -628,6 +628,42 @@ def _dcstep_vec(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     return n_stx, n_fx, n_dx, n_sty, n_fy, n_dy, stpf, brackt
 
 
+def _dcsrch_next_step(
+    stage1, ftest, gtest, fp, dp, stp, stx, fx, dx, sty, fy, dy, brackt, width, width1,
+    stmin, stmax, stpmax, xtol,
+):
+    """MINPACK-2 ``dcsrch``'s next trial step, on arrays (each element its own line
+    search that has not converged at ``stp`` with value ``fp`` and slope ``dp``).
+
+    Stage 1 works on the modified function f - gtest * stp. Returns the new
+    (stx, fx, dx, sty, fy, dy, brackt, width, width1, stmin, stmax, stp).
+    """
+    mod = stage1 & (fp <= fx) & (fp > ftest)
+    fxa = np.where(mod, fx - stx * gtest, fx)
+    fya = np.where(mod, fy - sty * gtest, fy)
+    dxa = np.where(mod, dx - gtest, dx)
+    dya = np.where(mod, dy - gtest, dy)
+    fpa = np.where(mod, fp - stp * gtest, fp)
+    dpa = np.where(mod, dp - gtest, dp)
+    sx2, fx2, dx2, sy2, fy2, dy2, stn, br = _dcstep_vec(
+        stx, fxa, dxa, sty, fya, dya, stp, fpa, dpa, brackt, stmin, stmax
+    )
+    fx2 = np.where(mod, fx2 + sx2 * gtest, fx2)
+    fy2 = np.where(mod, fy2 + sy2 * gtest, fy2)
+    dx2 = np.where(mod, dx2 + gtest, dx2)
+    dy2 = np.where(mod, dy2 + gtest, dy2)
+    half = br & (np.abs(sy2 - sx2) >= 0.66 * width1)
+    stn = np.where(half, sx2 + 0.5 * (sy2 - sx2), stn)
+    nw1 = np.where(br, width, width1)
+    nw = np.where(br, np.abs(sy2 - sx2), width)
+    smn = np.where(br, np.minimum(sx2, sy2), stn + 1.1 * (stn - sx2))
+    smx = np.where(br, np.maximum(sx2, sy2), stn + 4.0 * (stn - sx2))
+    stn = np.minimum(np.maximum(stn, 0.0), stpmax)
+    back = (br & ((stn <= smn) | (stn >= smx))) | (br & (smx - smn <= xtol * smx))
+    stn = np.where(back, sx2, stn)
+    return sx2, fx2, dx2, sy2, fy2, dy2, br, nw, nw1, smn, smx, stn
+
+
 def _alpha_mle_lockstep(Y, MU, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var):
     """``_lbfgsb_1d`` for all genes (rows) at once, in numpy.
 
@@ -773,37 +809,13 @@ def _alpha_mle_lockstep(Y, MU, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, pr
             C = rest & (nfev[E] < 20)
             I = E[C]
             if I.size:
-                fc, gdc, stc = fn[C], gdn[C], stp[I]
-                ftc = finit[I] + stc * gtest[I]
-                gt = gtest[I]
-                mod = (stage[I] == 1) & (fc <= fx[I]) & (fc > ftc)
-                sx, fxx, gxx, sy, fyy, gyy, br = stx[I], fx[I], gx[I], sty[I], fy[I], gy[I], brackt[I]
-                # modified function (stage 1) or plain one
-                fxa = np.where(mod, fxx - sx * gt, fxx)
-                fya = np.where(mod, fyy - sy * gt, fyy)
-                gxa = np.where(mod, gxx - gt, gxx)
-                gya = np.where(mod, gyy - gt, gyy)
-                fpa = np.where(mod, fc - stc * gt, fc)
-                gpa = np.where(mod, gdc - gt, gdc)
-                sx2, fx2, gx2, sy2, fy2, gy2, stn, br = _dcstep_vec(
-                    sx, fxa, gxa, sy, fya, gya, stc, fpa, gpa, br, stmin[I], stmax[I]
+                stc = stp[I]
+                (stx[I], fx[I], gx[I], sty[I], fy[I], gy[I], brackt[I], width[I], width1[I],
+                 stmin[I], stmax[I], stp[I]) = _dcsrch_next_step(
+                    stage[I] == 1, finit[I] + stc * gtest[I], gtest[I], fn[C], gdn[C], stc,
+                    stx[I], fx[I], gx[I], sty[I], fy[I], gy[I], brackt[I], width[I],
+                    width1[I], stmin[I], stmax[I], stpmx[I], 0.1,
                 )
-                fx2 = np.where(mod, fx2 + sx2 * gt, fx2)
-                fy2 = np.where(mod, fy2 + sy2 * gt, fy2)
-                gx2 = np.where(mod, gx2 + gt, gx2)
-                gy2 = np.where(mod, gy2 + gt, gy2)
-                w_, w1_ = width[I], width1[I]
-                half = br & (np.abs(sy2 - sx2) >= 0.66 * w1_)
-                stn = np.where(half, sx2 + 0.5 * (sy2 - sx2), stn)
-                nw1 = np.where(br, w_, w1_)
-                nw = np.where(br, np.abs(sy2 - sx2), w_)
-                smn = np.where(br, np.minimum(sx2, sy2), stn + 1.1 * (stn - sx2))
-                smx = np.where(br, np.maximum(sx2, sy2), stn + 4.0 * (stn - sx2))
-                stn = np.minimum(np.maximum(stn, 0.0), stpmx[I])
-                back = (br & ((stn <= smn) | (stn >= smx))) | (br & (smx - smn <= 0.1 * smx))
-                stn = np.where(back, sx2, stn)
-                stx[I], fx[I], gx[I], sty[I], fy[I], gy[I] = sx2, fx2, gx2, sy2, fy2, gy2
-                brackt[I], width[I], width1[I], stmin[I], stmax[I], stp[I] = br, nw, nw1, smn, smx, stn
             start = nxt
     return x, status
 
@@ -1108,40 +1120,14 @@ class _MoreThuenteLockstep:
         C = ~done
         I = E[C]
         if I.size:
-            fc, gdc, stc, gt = fn[C], gdn[C], st[C], gt[C]
-            ftc = ftest[C]
-            mod = (self.stage[I] == 1) & (fc <= self.fx[I]) & (fc > ftc)
-            sx, fxx, gxx = self.stx[I], self.fx[I], self.gx[I]
-            sy, fyy, gyy, br = self.sty[I], self.fy[I], self.gy[I], self.brackt[I]
-            # stage 1 works on the modified function f - gtest * stp
-            fxa = np.where(mod, fxx - sx * gt, fxx)
-            fya = np.where(mod, fyy - sy * gt, fyy)
-            gxa = np.where(mod, gxx - gt, gxx)
-            gya = np.where(mod, gyy - gt, gyy)
-            fpa = np.where(mod, fc - stc * gt, fc)
-            gpa = np.where(mod, gdc - gt, gdc)
-            sx2, fx2, gx2, sy2, fy2, gy2, stn, br = _dcstep_vec(
-                sx, fxa, gxa, sy, fya, gya, stc, fpa, gpa, br, self.stmin[I], self.stmax[I]
+            (self.stx[I], self.fx[I], self.gx[I], self.sty[I], self.fy[I], self.gy[I],
+             self.brackt[I], self.width[I], self.width1[I], self.stmin[I], self.stmax[I],
+             new[C]) = _dcsrch_next_step(
+                self.stage[I] == 1, ftest[C], gt[C], fn[C], gdn[C], st[C],
+                self.stx[I], self.fx[I], self.gx[I], self.sty[I], self.fy[I], self.gy[I],
+                self.brackt[I], self.width[I], self.width1[I], self.stmin[I], self.stmax[I],
+                self.stpmax[I], self.xtol,
             )
-            fx2 = np.where(mod, fx2 + sx2 * gt, fx2)
-            fy2 = np.where(mod, fy2 + sy2 * gt, fy2)
-            gx2 = np.where(mod, gx2 + gt, gx2)
-            gy2 = np.where(mod, gy2 + gt, gy2)
-            w_, w1_ = self.width[I], self.width1[I]
-            half = br & (np.abs(sy2 - sx2) >= 0.66 * w1_)
-            stn = np.where(half, sx2 + 0.5 * (sy2 - sx2), stn)
-            nw1 = np.where(br, w_, w1_)
-            nw = np.where(br, np.abs(sy2 - sx2), w_)
-            smn = np.where(br, np.minimum(sx2, sy2), stn + 1.1 * (stn - sx2))
-            smx = np.where(br, np.maximum(sx2, sy2), stn + 4.0 * (stn - sx2))
-            stn = np.minimum(np.maximum(stn, 0.0), self.stpmax[I])
-            back = (br & ((stn <= smn) | (stn >= smx))) | (br & (smx - smn <= self.xtol * smx))
-            stn = np.where(back, sx2, stn)
-            self.stx[I], self.fx[I], self.gx[I] = sx2, fx2, gx2
-            self.sty[I], self.fy[I], self.gy[I] = sy2, fy2, gy2
-            self.brackt[I], self.width[I], self.width1[I] = br, nw, nw1
-            self.stmin[I], self.stmax[I] = smn, smx
-            new[C] = stn
         return done, new
 
 
