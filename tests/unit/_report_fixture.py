@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from msc_response.audit import COLUMNS as AUDIT_COLUMNS
 from msc_response.io import write_table
 from msc_response.report import ResultFiles, Stages
 
@@ -392,16 +393,7 @@ def write_results(root: Path, empty: bool = False) -> dict:
             ["design", "~ batch + source + response", "", "", "rank", 5, "ok", ""],
             ["design", "~ batch + source + response", "", "", "residual_df", 7, "ok", ""],
         ],
-        columns=[
-            "section",
-            "variable",
-            "level",
-            "covariate",
-            "measure",
-            "value",
-            "flag",
-            "message",
-        ],
+        columns=AUDIT_COLUMNS,
     )
     write_table(audit, files.design_audit)
 
@@ -531,15 +523,9 @@ def write_results(root: Path, empty: bool = False) -> dict:
             )
         write_table(signature, marker_paths["signature"])
         write_table(performance, marker_paths["signature_performance"])
-        for key in (
-            "strip_top",
-            "strip_panel",
-            "heatmap",
-            "panel_dotplot",
-            "volcano_panel",
-            "signature_roc",
-        ):
-            _png(Path(marker_paths[key]), f"{key} {name}")
+        for key, path in marker_paths.items():
+            if path.endswith(".png"):
+                _png(Path(path), f"{key} {name}")
     write_table(
         pd.DataFrame(
             summary_rows,

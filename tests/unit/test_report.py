@@ -366,3 +366,9 @@ def test_png_size_and_dpi_are_read(tmp_path):
     shown = report_blocks.figure(tmp_path / "results/qc/pca.png", "t", "c")
     assert shown["width"] == 576  # 6 inches at 96 CSS pixels per inch
     assert report_blocks.png_info(b"GIF89a" + bytes(40)) is None
+
+
+def test_report_reads_the_design_audit_columns_the_audit_writes():
+    from msc_response.audit import COLUMNS
+
+    assert report.DESIGN_AUDIT_REQUIRED == COLUMNS

@@ -119,6 +119,7 @@ def contrast_label(contrast: dict) -> str:
 # Sections
 
 
+# audit.COLUMNS; not imported, as audit.py would bring formulaic into the report env
 DESIGN_AUDIT_REQUIRED = [
     "section",
     "variable",
@@ -331,6 +332,18 @@ DE_REQUIRED = ["gene_id", "symbol", "baseMean", "log2FoldChange", "pvalue", "pad
 SUMMARY_REQUIRED = ["genes", "up", "down"]
 
 
+def padj_column(alpha: float, help: str = "") -> Column:
+    """Adjusted p-values, marked significant below `alpha`."""
+    return Column(
+        "padj",
+        "adjusted p",
+        format_p,
+        numeric=True,
+        help=help,
+        css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
+    )
+
+
 def de_columns(alpha: float) -> list[Column]:
     return [
         Column("symbol", "symbol"),
@@ -352,14 +365,7 @@ def de_columns(alpha: float) -> list[Column]:
         num_column("lfcSE", "SE", 2, "standard error of the log2 fold change"),
         num_column("stat", "Wald stat", 2),
         p_column("pvalue", "p-value"),
-        Column(
-            "padj",
-            "adjusted p",
-            format_p,
-            numeric=True,
-            help=f"Benjamini-Hochberg; significant below {alpha}",
-            css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
-        ),
+        padj_column(alpha, f"Benjamini-Hochberg; significant below {alpha}"),
         Column("status", "status", help="why a p-value or adjusted p-value is NA"),
     ]
 
@@ -646,13 +652,7 @@ def marker_columns(alpha: float) -> list[Column]:
         Column("mean_reference", "mean (reference)", format_mean, numeric=True),
         num_column("log2FoldChange_shrunk", "log2 FC (shrunk)", 2),
         num_column("log2FoldChange", "log2 FC", 2),
-        Column(
-            "padj",
-            "adjusted p",
-            format_p,
-            numeric=True,
-            css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
-        ),
+        padj_column(alpha),
         num_column(
             "frac_expressed_test",
             "expressed in test",
@@ -676,13 +676,7 @@ def panel_columns(alpha: float) -> list[Column]:
         Column("baseMean", "mean count", format_mean, numeric=True),
         num_column("log2FoldChange_shrunk", "log2 FC (shrunk)", 2),
         num_column("log2FoldChange", "log2 FC", 2),
-        Column(
-            "padj",
-            "adjusted p",
-            format_p,
-            numeric=True,
-            css=lambda v: "sig" if not missing(v) and float(v) < alpha else "",
-        ),
+        padj_column(alpha),
         num_column("auroc", "AUROC", 2),
         Column("note", "note"),
         Column("gene_id", "gene ID"),
