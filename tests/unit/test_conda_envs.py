@@ -64,9 +64,28 @@ def module_file(module: str) -> Path | None:
     return None
 
 
+def _optional_imports(tree: ast.AST) -> set[int]:
+    """ids of the import statements inside a ``try:`` that catches ImportError: the
+    code runs without that package (e.g. float_text without numba), so an env need
+    not list it."""
+    optional = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Try):
+            continue
+        caught = set()
+        for handler in node.handlers:
+            kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+            caught.update(kind.id for kind in kinds if isinstance(kind, ast.Name))
+        if caught & {"ImportError", "ModuleNotFoundError"}:
+            optional.update(id(sub) for stmt in node.body for sub in ast.walk(stmt))
+    return optional
+
+
 def imported_modules(path: Path) -> set[str]:
-    """Absolute names of the modules a file imports, anywhere in it (lazy imports too)."""
+    """Absolute names of the modules a file imports, anywhere in it (lazy imports too),
+    except optional ones (see `_optional_imports`)."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    optional = _optional_imports(tree)
     package = None
     if path.is_relative_to(SCRIPTS / LIBRARY):
         package = ".".join(path.relative_to(SCRIPTS).with_suffix("").parts)
@@ -76,6 +95,8 @@ def imported_modules(path: Path) -> set[str]:
             package = package.removesuffix(".__init__")
     names = set()
     for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -175,6 +196,9 @@ def test_import_scan_follows_the_library():
     deseq = third_party_imports(SCRIPTS / "normalise.py")
     assert {"pydeseq2", "numba", "anndata", "pandas"} <= deseq
     assert "pandas" in third_party_imports(SCRIPTS / LIBRARY / "provenance.py")
+    # float_text's numba is optional (Python formats without it), fast_inference's not
+    assert "numba" not in third_party_imports(SCRIPTS / LIBRARY / "float_text.py")
+    assert "numba" in third_party_imports(SCRIPTS / LIBRARY / "fast_inference.py")
 
 
 def test_readme_names_what_the_snakefile_itself_imports():

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import float_text
 from .errors import InputError
 
 FEATURECOUNTS_ANNOTATION_COLUMNS = ["Chr", "Start", "End", "Strand", "Length"]
@@ -450,11 +451,13 @@ def table_text(frame: pd.DataFrame, index: bool = False):
         name = frame.index.name
         frame = frame.reset_index(names="__index__")
         frame.columns = ["" if name is None else str(name), *map(str, frame.columns[1:])]
-    columns = [_column_values(frame.iloc[:, i]) for i in range(frame.shape[1])]
     header = [str(c) for c in frame.columns]
+    # wide float columns at the end (a gene x sample matrix): float_text writes them
+    block = _float_block(frame) if frame.shape[1] > 1 else None
+    n_lead = frame.shape[1] - (0 if block is None else block.shape[1])
+    columns = [_column_values(frame.iloc[:, i]) for i in range(n_lead)]
     if (
-        not columns
-        or len(columns) == 1  # the csv module quotes an empty lone field
+        (block is None and len(columns) < 2)  # the csv module quotes an empty lone field
         or any(c is None for c in columns)
         or any(_NEEDS_QUOTING.search(h) for h in header)
         or not isinstance(frame.columns, pd.Index)
@@ -462,12 +465,32 @@ def table_text(frame: pd.DataFrame, index: bool = False):
     ):
         yield _pandas_text(frame, index=False)
         return
-    row_format = "\t".join(fmt for fmt, _ in columns) + "\n"
     yield "\t".join(header) + "\n"
+    row_format = "\t".join(fmt for fmt, _ in columns) + ("\n" if block is None else "")
     for start in range(0, len(frame), _ROWS_PER_CHUNK):
         stop = start + _ROWS_PER_CHUNK
         rows = zip(*[_chunk_list(values, start, stop) for _, values in columns])
-        yield "".join([row_format % row for row in rows])
+        if block is None:
+            yield "".join([row_format % row for row in rows])
+            continue
+        tails = float_text.format_block(block[start:stop], NA_REP)
+        if columns:
+            yield "".join([row_format % row + tail for row, tail in zip(rows, tails)])
+        else:  # each tail starts with the tab that would follow a first column
+            yield "".join([tail[1:] for tail in tails])
+
+
+def _float_block(frame: pd.DataFrame) -> np.ndarray | None:
+    """The trailing float64 columns of `frame` as one array, when they hold enough
+    values for float_text's kernel to pay off and numba is installed; else None."""
+    trailing = 0
+    for dtype in reversed(list(frame.dtypes)):
+        if dtype != np.float64:
+            break
+        trailing += 1
+    if trailing * len(frame) < float_text.MIN_CELLS or not float_text.available():
+        return None
+    return frame.iloc[:, frame.shape[1] - trailing :].to_numpy(dtype=np.float64)
 
 
 def _pandas_text(frame: pd.DataFrame, index: bool) -> str:
