@@ -29,13 +29,21 @@ def _save(fig, path) -> None:
     plt.close(fig)
 
 
+def per_sample_inches(n: int, inches: float) -> float:
+    """Room for `n` samples along an axis: `inches` each for the first 60, 0.1 in (a
+    6-7 pt name still fits) for the rest, so a 200-sample cohort's figures stay
+    readable at about a third of the pixels (and drawing time)."""
+    return inches * min(n, 60) + 0.1 * max(n - 60, 0)
+
+
 FLAG_COLOURS = {"ok": "#4c72b0", "note": "#ff7f0e", "outlier": "#d62728"}
 
 
 def library_sizes(qc_table: pd.DataFrame, path) -> None:
     """Bar charts of library size and detected genes per sample, coloured by QC flag."""
-    n = len(qc_table)
-    fig, axes = plt.subplots(2, 1, figsize=(max(6, 0.25 * n + 2), 7), sharex=True)
+    fig, axes = plt.subplots(
+        2, 1, figsize=(max(6, per_sample_inches(len(qc_table), 0.25) + 2), 7), sharex=True
+    )
     colours = qc_table["flag"].map(FLAG_COLOURS)
     axes[0].bar(qc_table["sample"], qc_table["library_size"] / 1e6, color=colours)
     axes[0].set_ylabel("library size (million reads)")
@@ -194,7 +202,7 @@ def sample_distance_heatmap(
         for flag in FLAG_LEVELS
     ]
     colours = pd.DataFrame(row_colours, index=distances.index)
-    size = max(6, 0.22 * len(distances) + 3)
+    size = max(6, per_sample_inches(len(distances), 0.22) + 3)
     # Scale colours to the off-diagonal range, so the zero diagonal does not wash out
     # the differences between samples.
     off_diagonal = distances.to_numpy()[~np.eye(len(distances), dtype=bool)]
