@@ -121,12 +121,16 @@ def _digamma(x):
 # 1-D L-BFGS-B on log-dispersion, step for step as scipy's (L-BFGS-B 3.0)
 # --------------------------------------------------------------------------------------
 @_jit(cache=True)
-def _disp_fg(y, mu, X, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L):
+def _disp_fg(y, mu, XXt, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z):
     """Objective of fit_alpha_mle (NB nll + Cox-Reid + prior) and its t-derivative.
 
-    Returns (f, g, ok). ``M``, ``M1``, ``L`` are (p, p) scratch arrays.
+    ``XXt``: the lower triangles of the design rows' outer products, (n, p(p+1)/2) in
+    ``np.tril_indices`` order (the Cox-Reid matrices are symmetric: half the work).
+    Returns (f, g, ok). ``M``, ``M1``, ``L`` are (p, p), ``tri``, ``tri1`` (p(p+1)/2,) and
+    ``z`` (p,) scratch arrays.
     """
-    n, p = X.shape
+    n = XXt.shape[0]
+    p = M.shape[0]
     a = math.exp(t)
     r = 1.0 / a
     big = r >= _R_ASYMPTOTIC
@@ -160,18 +164,23 @@ def _disp_fg(y, mu, X, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L):
     f = -sl + lgy1
     g = r * sd1
     if cr_reg:
-        for i in range(p):
-            for k in range(p):
-                M[i, k] = 0.0
-                M1[i, k] = 0.0
+        T = XXt.shape[1]
+        for q in range(T):
+            tri[q] = 0.0
+            tri1[q] = 0.0
         for j in range(n):
             w = mu[j] / (1.0 + a * mu[j])
             w1 = -a * w * w
-            for i in range(p):
-                xi = X[j, i]
-                for k in range(p):
-                    M[i, k] += w * xi * X[j, k]
-                    M1[i, k] += w1 * xi * X[j, k]
+            for q in range(T):
+                tri[q] += w * XXt[j, q]
+                tri1[q] += w1 * XXt[j, q]
+        q = 0
+        for i in range(p):
+            for k in range(i + 1):
+                M[i, k] = tri[q]
+                M1[i, k] = tri1[q]
+                M1[k, i] = tri1[q]
+                q += 1
         # Cholesky M = L L^T
         for i in range(p):
             for k in range(i + 1):
@@ -190,7 +199,6 @@ def _disp_fg(y, mu, X, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L):
         # tr(M^-1 M1) = sum_k e_k^T M^-1 M1 e_k: solve M z = M1[:, k]
         tr = 0.0
         for k in range(p):
-            z = np.empty(p)
             for i in range(p):
                 acc = M1[i, k]
                 for q in range(i):
@@ -312,7 +320,7 @@ def _dcstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
 
 
 @_jit(cache=True)
-def _lbfgsb_1d(y, mu, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, B0, it0):
+def _lbfgsb_1d(y, mu, X, XXt, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, B0, it0):
     """Minimise the dispersion objective in t = log(alpha) on [lo, hi].
 
     A scalar transcription of L-BFGS-B 3.0 as scipy runs it (m = 10, factr such that
@@ -325,10 +333,15 @@ def _lbfgsb_1d(y, mu, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, 
     M = np.empty((p, p))
     M1 = np.empty((p, p))
     L = np.zeros((p, p))
+    tri = np.empty(XXt.shape[1])
+    tri1 = np.empty(XXt.shape[1])
+    z = np.empty(p)
     eps = 2.220446049250313e-16
     ftol_rel = 2.220446049250313e-09
     x = min(max(t0, lo), hi)
-    f, g, ok = _disp_fg(y, mu, X, x, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L)
+    f, g, ok = _disp_fg(
+        y, mu, XXt, x, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z
+    )
     if not ok:
         return x, 2
 
@@ -402,7 +415,9 @@ def _lbfgsb_1d(y, mu, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, 
             xn = t_start + stp * d
             if stp == 1.0:
                 xn = target
-            f, g, ok = _disp_fg(y, mu, X, xn, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L)
+            f, g, ok = _disp_fg(
+                y, mu, XXt, xn, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z
+            )
             nfev += 1
             if not ok:
                 return t_start, 2
@@ -494,7 +509,7 @@ def _lbfgsb_1d(y, mu, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, 
 
 @_jit(cache=True, parallel=True)
 def _alpha_mle_lbfgsb(
-    Y, MU, X, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, rows, B0, it0
+    Y, MU, X, XXt, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_var, rows, B0, it0
 ):
     k = rows.shape[0]
     t_out = np.empty(k)
@@ -502,8 +517,8 @@ def _alpha_mle_lbfgsb(
     for i in prange(k):
         gi = rows[i]
         t_out[i], status[i] = _lbfgsb_1d(
-            Y[gi], MU[gi], X, t0[gi], lo, hi, lgy1[gi], cr_reg, prior_reg, t_hat[gi], prior_var,
-            B0[gi], it0[gi],
+            Y[gi], MU[gi], X, XXt, t0[gi], lo, hi, lgy1[gi], cr_reg, prior_reg, t_hat[gi],
+            prior_var, B0[gi], it0[gi],
         )
     return t_out, status
 
@@ -1738,8 +1753,10 @@ class FastInference(Inference):
         if rows.size * n >= self.numba_min_cells:
             _numba_kernels()
             self._threads()
+            lower = np.tril_indices(X.shape[1])
+            XXt = np.ascontiguousarray(X[:, lower[0]] * X[:, lower[1]])
             t_rows, status = _alpha_mle_lbfgsb(
-                Yt, MUt, X, t, lo, hi, lgy1, bool(cr_reg), bool(prior_reg), t_hat, pvar,
+                Yt, MUt, X, XXt, t, lo, hi, lgy1, bool(cr_reg), bool(prior_reg), t_hat, pvar,
                 rows, ones, zeros,
             )
         else:  # small problems: numpy lockstep, no numba start-up (~0.4 s per process)
