@@ -55,7 +55,8 @@ def _kernel():
         except ImportError:
             _KERNEL.append(None)
         else:
-            _KERNEL.append(numba.njit(cache=True)(_format_rows))
+            # nogil: gzip compresses the previous rows in another thread meanwhile
+            _KERNEL.append(numba.njit(cache=True, nogil=True)(_format_rows))
     return _KERNEL[0]
 
 
