@@ -121,11 +121,14 @@ def _digamma(x):
 # 1-D L-BFGS-B on log-dispersion, step for step as scipy's (L-BFGS-B 3.0)
 # --------------------------------------------------------------------------------------
 @_jit(cache=True)
-def _disp_fg(y, mu, XXt, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z):
+def _disp_fg(
+    y, mu, logmu, XXt, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z
+):
     """Objective of fit_alpha_mle (NB nll + Cox-Reid + prior) and its t-derivative.
 
-    ``XXt``: the lower triangles of the design rows' outer products, (n, p(p+1)/2) in
-    ``np.tril_indices`` order (the Cox-Reid matrices are symmetric: half the work).
+    ``logmu``: log(mu), fixed while t moves. ``XXt``: the lower triangles of the
+    design rows' outer products, (n, p(p+1)/2) in ``np.tril_indices`` order (the
+    Cox-Reid matrices are symmetric: half the work).
     Returns (f, g, ok). ``M``, ``M1``, ``L`` are (p, p), ``tri``, ``tri1`` (p(p+1)/2,) and
     ``z`` (p,) scratch arrays.
     """
@@ -152,10 +155,11 @@ def _disp_fg(y, mu, XXt, t, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L,
                 ds = (1.0 / yr - 1.0 / r) / 12.0 - (
                     1.0 / (yr * yr * yr) - 1.0 / (r * r * r)
                 ) / 360.0
-                sl += yj * (l1py - l1pm) + (r - 0.5) * l1py - yj + ds - r * l1pm + yj * math.log(m)
+                sl += yj * (l1py - l1pm) + (r - 0.5) * l1py - yj + ds - r * l1pm + yj * logmu[j]
                 dg = l1py + 0.5 * yj / (r * yr) + yj * (2.0 * r + yj) / (12.0 * r * r * yr * yr)
             else:
-                sl += math.lgamma(yj + r) - lg_r - r * l1pm + yj * (math.log(m) - math.log(r + m))
+                # log(r + m) = log(r) + log1p(m / r), and log(r) = -t
+                sl += math.lgamma(yj + r) - lg_r - r * l1pm + yj * (logmu[j] + t - l1pm)
                 dg = _digamma(yj + r) - dg_r
             sd1 += dg - l1pm + (m - yj) / (r + m)
         else:
@@ -336,11 +340,12 @@ def _lbfgsb_1d(y, mu, X, XXt, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_
     tri = np.empty(XXt.shape[1])
     tri1 = np.empty(XXt.shape[1])
     z = np.empty(p)
+    logmu = np.log(mu)
     eps = 2.220446049250313e-16
     ftol_rel = 2.220446049250313e-09
     x = min(max(t0, lo), hi)
     f, g, ok = _disp_fg(
-        y, mu, XXt, x, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z
+        y, mu, logmu, XXt, x, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z
     )
     if not ok:
         return x, 2
@@ -416,7 +421,7 @@ def _lbfgsb_1d(y, mu, X, XXt, t0, lo, hi, lgy1, cr_reg, prior_reg, t_hat, prior_
             if stp == 1.0:
                 xn = target
             f, g, ok = _disp_fg(
-                y, mu, XXt, xn, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z
+                y, mu, logmu, XXt, xn, lgy1, cr_reg, prior_reg, t_hat, prior_var, M, M1, L, tri, tri1, z
             )
             nfev += 1
             if not ok:
@@ -1646,11 +1651,18 @@ class FastInference(Inference):
         XT = X.T
         XX = _outer_rows(X)
         ridge = np.diag(np.repeat(1e-6, p))
+        use_numba = G * n >= self.numba_min_cells
         # Initial betas: QR least squares on log(y/s + 0.1), as irls_solver.
         if np.linalg.matrix_rank(X) == p:
             Q, R = np.linalg.qr(X)
-            qty = np.matmul(Q.T, np.log(Yt / sf + 0.1)[:, :, None])
-            beta = _solve_stack(np.broadcast_to(R, (G, p, p)), qty, None)[..., 0]
+            logy = np.log(Yt / sf + 0.1)
+            if use_numba:  # one product and one triangular solve for all genes
+                from scipy.linalg import solve_triangular
+
+                beta = solve_triangular(R, Q.T @ logy.T, check_finite=False).T
+            else:  # per gene, as irls_solver (bit-identical)
+                qty = np.matmul(Q.T, logy[:, :, None])
+                beta = _solve_stack(np.broadcast_to(R, (G, p, p)), qty, None)[..., 0]
         else:
             beta = np.zeros((G, p))
             with np.errstate(divide="ignore"):
@@ -1661,7 +1673,7 @@ class FastInference(Inference):
         fallback = np.zeros(G, dtype=bool)
 
         rows = np.flatnonzero(~bad)
-        if rows.size * n >= self.numba_min_cells:
+        if use_numba:
             _numba_kernels()
             self._threads()
             beta_rows, status = _irls_genes(
