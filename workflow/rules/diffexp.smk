@@ -11,6 +11,8 @@ rule deseq2_fit:
     conda:
         "../../envs/deseq2.yaml"
     threads: config["threads"]
+    # the longest chain (fit, contrasts, enrichment, markers, report) starts first
+    priority: 1
     resources:
         mem_mb=lambda wildcards, input: max(4000, int(40 * input.size_mb)),
     params:

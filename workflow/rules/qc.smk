@@ -42,7 +42,9 @@ rule normalise:
         "results/benchmarks/normalise.tsv"
     conda:
         "../../envs/deseq2.yaml"
-    threads: config["threads"]
+    # one core: its parallel parts are small, and with threads: 1 the model fit
+    # runs beside it and the sample QC
+    threads: 1
     resources:
         mem_mb=4000,
     params:
