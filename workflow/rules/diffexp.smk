@@ -8,11 +8,11 @@ rule deseq2_fit:
         "logs/deseq2_fit.log",
     benchmark:
         "results/benchmarks/deseq2_fit.tsv"
+    # the longest chain (fit, contrasts, enrichment, markers, report) starts first
+    priority: 1
     conda:
         "../../envs/deseq2.yaml"
     threads: config["threads"]
-    # the longest chain (fit, contrasts, enrichment, markers, report) starts first
-    priority: 1
     resources:
         mem_mb=lambda wildcards, input: max(4000, int(40 * input.size_mb)),
     params:
