@@ -401,8 +401,9 @@ def write_table(frame: pd.DataFrame, path: str | Path, index: bool = False) -> N
 
     The text is what `DataFrame.to_csv(sep="\t", float_format="%.8g", na_rep="NA")`
     writes, made row by row with one %-format per row (several times faster than
-    pandas' per-value formatting on wide float tables); compression runs in a second
-    thread while the next rows are formatted. The file appears complete or not at
+    pandas' per-value formatting), the trailing float columns of a large table by
+    `float_text` (numba, ~7x faster again); compression runs in a second thread while
+    the next rows are formatted. The file appears complete or not at
     all: it is written under a temporary name next to its destination and renamed,
     so an interrupted job never leaves a truncated table that looks finished.
     """
