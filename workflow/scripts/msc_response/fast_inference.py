@@ -26,7 +26,7 @@ formulas and stopping rule. Small problems run it as a numpy lockstep
 (``_irls_lockstep``) that is bit-identical to irls_solver: stacked ``np.matmul`` and
 scipy's batched ``solve`` make the same BLAS/LAPACK calls per gene. Large ones run
 the numba kernel ``_irls_genes`` (one fused pass over the samples per iteration,
-parallel over genes; at 60,000 genes x 200 samples ~4x faster), whose sums run in
+parallel over genes; at 60,000 genes x 200 samples ~3.5x faster), whose sums run in
 another order, so betas differ in the last bits.
 
 Near alpha = 1e-8 PyDESeq2's own objective is rounding noise (~1e-6), and whether
