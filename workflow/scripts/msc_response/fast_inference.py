@@ -117,6 +117,41 @@ def _digamma(x):
     return res + math.log(x) - 0.5 / x - series
 
 
+@_jit(cache=True, inline="always")
+def _cholesky(M, L):
+    """L L^T = M (p x p, lower triangle of M read, of L written); False when M is not
+    positive definite or not finite."""
+    p = M.shape[0]
+    for i in range(p):
+        for k in range(i + 1):
+            acc = M[i, k]
+            for q in range(k):
+                acc -= L[i, q] * L[k, q]
+            if i == k:
+                if not acc > 0.0 or not np.isfinite(acc):
+                    return False
+                L[i, i] = math.sqrt(acc)
+            else:
+                L[i, k] = acc / L[k, k]
+    return True
+
+
+@_jit(cache=True, inline="always")
+def _cholesky_solve(L, b):
+    """Solve L L^T x = b in place (forward, then back substitution)."""
+    p = L.shape[0]
+    for i in range(p):
+        acc = b[i]
+        for q in range(i):
+            acc -= L[i, q] * b[q]
+        b[i] = acc / L[i, i]
+    for i in range(p - 1, -1, -1):
+        acc = b[i]
+        for q in range(i + 1, p):
+            acc -= L[q, i] * b[q]
+        b[i] = acc / L[i, i]
+
+
 # --------------------------------------------------------------------------------------
 # 1-D L-BFGS-B on log-dispersion, step for step as scipy's (L-BFGS-B 3.0)
 # --------------------------------------------------------------------------------------
@@ -185,18 +220,8 @@ def _disp_fg(
                 M1[i, k] = tri1[q]
                 M1[k, i] = tri1[q]
                 q += 1
-        # Cholesky M = L L^T
-        for i in range(p):
-            for k in range(i + 1):
-                acc = M[i, k]
-                for q in range(k):
-                    acc -= L[i, q] * L[k, q]
-                if i == k:
-                    if acc <= 0.0 or not np.isfinite(acc):
-                        return np.nan, np.nan, False
-                    L[i, i] = math.sqrt(acc)
-                else:
-                    L[i, k] = acc / L[k, k]
+        if not _cholesky(M, L):
+            return np.nan, np.nan, False
         logdet = 0.0
         for i in range(p):
             logdet += 2.0 * math.log(L[i, i])
@@ -204,15 +229,8 @@ def _disp_fg(
         tr = 0.0
         for k in range(p):
             for i in range(p):
-                acc = M1[i, k]
-                for q in range(i):
-                    acc -= L[i, q] * z[q]
-                z[i] = acc / L[i, i]
-            for i in range(p - 1, -1, -1):
-                acc = z[i]
-                for q in range(i + 1, p):
-                    acc -= L[q, i] * z[q]
-                z[i] = acc / L[i, i]
+                z[i] = M1[i, k]
+            _cholesky_solve(L, z)
             tr += z[k]
         f += 0.5 * logdet
         g += 0.5 * tr
@@ -588,36 +606,13 @@ def _irls_genes(Y, sf, log_sf, X, disp, beta0, min_mu, beta_tol, max_beta, maxit
                     wx = w * xa
                     for c in range(a + 1):
                         H[a, c] += wx * X[j, c]
-            # ridge, then Cholesky H = L L^T (lower triangle) and two triangular solves
-            ok = True
             for a in range(p):
-                H[a, a] += 1e-6
-                for c in range(a + 1):
-                    acc = H[a, c]
-                    for q in range(c):
-                        acc -= L[a, q] * L[c, q]
-                    if a == c:
-                        if not acc > 0.0 or not np.isfinite(acc):
-                            ok = False
-                            break
-                        L[a, a] = math.sqrt(acc)
-                    else:
-                        L[a, c] = acc / L[c, c]
-                if not ok:
-                    break
-            if not ok:
+                H[a, a] += 1e-6  # irls_solver's ridge
+            if not _cholesky(H, L):
                 status[i] = 1
                 break
-            for a in range(p):
-                acc = b[a]
-                for q in range(a):
-                    acc -= L[a, q] * b[q]
-                b[a] = acc / L[a, a]
-            for a in range(p - 1, -1, -1):
-                acc = b[a]
-                for q in range(a + 1, p):
-                    acc -= L[q, a] * b[q]
-                b[a] = acc / L[a, a]
+            _cholesky_solve(L, b)
+            ok = True
             for a in range(p):
                 if not abs(b[a]) <= max_beta:  # also catches NaN
                     ok = False
