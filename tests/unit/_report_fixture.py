@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from msc_response.audit import COLUMNS as AUDIT_COLUMNS
+from msc_response.enrichment import ORA_COLUMNS
 from msc_response.io import write_table
 from msc_response.report import ResultFiles, Stages
 
@@ -162,36 +163,6 @@ def _summary(table: pd.DataFrame, name: str, contrast: dict, alpha: float) -> pd
             }
         ]
     )
-
-
-GSEA_COLUMNS = [
-    "term",
-    "description",
-    "size_gmt",
-    "size",
-    "es",
-    "nes",
-    "pvalue",
-    "fdr",
-    "leading_edge",
-    "group",
-    "representative",
-]
-ORA_COLUMNS = [
-    "term",
-    "description",
-    "size_gmt",
-    "size",
-    "overlap",
-    "n_query",
-    "n_background",
-    "odds_ratio",
-    "pvalue",
-    "fdr",
-    "genes",
-    "group",
-    "representative",
-]
 
 
 def _gsea(collection: str, empty: bool, rng) -> pd.DataFrame:
