@@ -292,12 +292,18 @@ def signature_roc(result, path, title: str) -> None:
     left.set_title("Held-out ROC curves (nested CV)", fontsize=10)
     left.legend(loc="lower right", fontsize=8, frameon=False)
     left.set_aspect("equal")
-    frame = pd.DataFrame({
-        "AUROC": [cv.auroc for cv in result.repeats] + [cv.auroc for _, cv in result.null],
-        "labels": ["observed"] * len(result.repeats) + ["permuted"] * len(result.null),
-    })
-    sns.stripplot(data=frame, x="labels", y="AUROC", hue="labels", ax=right, jitter=0.2,
-                  size=5, palette={"observed": "#1f5fa8", "permuted": "#999999"}, legend=False)
+    # Seeded jitter (seaborn's stripplot draws from the global random state), so that a
+    # rerun redraws the same picture.
+    jitter = np.random.default_rng(0)
+    for position, (aurocs, colour) in enumerate([
+        ([cv.auroc for cv in result.repeats], "#1f5fa8"),
+        ([cv.auroc for _, cv in result.null], "#999999"),
+    ]):
+        right.scatter(position + jitter.uniform(-0.2, 0.2, len(aurocs)), aurocs, s=25,
+                      color=colour, linewidths=0)
+    right.set_xticks([0, 1], ["observed", "permuted"])
+    right.set_xlim(-0.5, 1.5)
+    right.set_ylabel("AUROC")
     right.axhline(0.5, ls="--", color="black", lw=0.8)
     right.errorbar([0], [perf["auroc_mean"]],
                    yerr=[[perf["auroc_mean"] - perf["auroc_sampling_ci_low"]],
