@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Reference run of R DESeq2 (DESeq() + results()) on files written by rdeseq2.py.
+# Reference run of R DESeq2 (DESeq() + results()) on files written by r_reference.py.
 #
 # Usage: Rscript deseq2_reference.R <workdir>
 # <workdir> holds:
