@@ -52,7 +52,8 @@ def worker(engine: str, workdir: Path, out: Path, n_cpus: int) -> None:
     )
     design = params["design"]
     # module imports are part of the wall time, not of the compute time
-    from msc_response.de import DESettings, fit_and_test
+    from msc_response.de.fit import DESettings
+    from msc_response.de.results import fit_and_test
 
     settings = {
         # the workflow's default: FastInference with R DESeq2's rules
@@ -69,8 +70,8 @@ def worker(engine: str, workdir: Path, out: Path, n_cpus: int) -> None:
     import pydeseq2.dds  # noqa: F401
     import pydeseq2.ds  # noqa: F401
 
-    import msc_response.fast_inference  # noqa: F401
-    import msc_response.r_compat  # noqa: F401
+    import msc_response.de.r_compat  # noqa: F401
+    import msc_response.de.engine  # noqa: F401
 
     t0 = time.perf_counter()
     res, _, _ = fit_and_test(counts, meta, design, CONTRAST, settings)
@@ -132,7 +133,7 @@ def make_dataset(name: str, seed: int = 7):
 def agreement(a, b) -> tuple[float, float]:
     import numpy as np
 
-    from msc_response.crosscheck import jaccard
+    from msc_response.de.crosscheck import jaccard
 
     b = b.loc[a.index]
     ok = a["log2FoldChange"].notna() & b["log2FoldChange"].notna()
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(SCRIPTS))
     import pandas as pd
 
-    from msc_response.rdeseq2 import prepare_r_inputs, r_command, read_r_outputs
+    from msc_response.de.r_reference import prepare_r_inputs, r_command, read_r_outputs
 
     engines = args.engines.split(",")
     base = Path(args.workdir or tempfile.mkdtemp(prefix="bench_deseq2_"))

@@ -190,8 +190,8 @@ def permutation_pvalue(observed: float, k: int, weights, n: int, permutations: i
 
 
 def accuracy(workdir: Path, permutations: int) -> None:
-    from msc_response.enrichment import ranked_genes, read_de_table
-    from msc_response.gene_sets import match_sets, read_gmt
+    from msc_response.enrichment.analysis import ranked_genes, read_de_table
+    from msc_response.enrichment.gene_sets import match_sets, read_gmt
 
     table = pd.read_csv(workdir / TABLES[0], sep="\t")
     ranked = ranked_genes(read_de_table(workdir / f"results/de/{CONTRAST}.tsv"), "stat", None)

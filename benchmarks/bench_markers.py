@@ -60,32 +60,33 @@ def main() -> None:
     print(f"{'step':<34}{'wall s':>9}{'cpu s':>9}")
     timed("imports (anndata, scanpy, sklearn, ...)", lambda: [
         importlib.import_module(name) for name in
-        ("anndata", "scanpy", "sklearn.linear_model", "msc_response.marker_plots")])
+        ("anndata", "scanpy", "sklearn.linear_model", "msc_response.markers.figures")])
     import anndata as ad
     import numpy as np
     import pandas as pd
 
-    from msc_response import marker_plots, markers
-    from msc_response.marker_config import check_marker_config
-    from msc_response.signature import SignatureSettings, run_signature
+    from msc_response.markers.config import check_marker_config
+    from msc_response.markers.figures import contrast_figures, signature_roc
+    from msc_response.markers.signature import SignatureSettings, run_signature
+    from msc_response.markers.tables import contrast_samples, contrast_tables, identity_table
 
     settings = yaml.safe_load((ROOT / "config/config.yaml").read_text())["markers"]
     contrast = yaml.safe_load((ROOT / "config/config.yaml").read_text())["contrasts"][CONTRAST]
     adata = timed("read dataset.h5ad", lambda: ad.read_h5ad(results / "dataset.h5ad"))
     de = pd.read_csv(results / f"de/{CONTRAST}.tsv", sep="\t")
     panel = check_marker_config(settings, ROOT).panel
-    table, rows = timed("markers.tsv + panel.tsv", lambda: markers.contrast_tables(
+    table, rows = timed("markers.tsv + panel.tsv", lambda: contrast_tables(
         de, adata, contrast, panel, settings, 0.05))
-    samples = markers.contrast_samples(adata, contrast)
+    samples = contrast_samples(adata, contrast)
     out = Path(tempfile.mkdtemp(prefix="msc-bench-figures-"))
     names = ["strip_top", "strip_panel", "heatmap", "panel_dotplot", "volcano_panel"]
-    timed("five figures", lambda: marker_plots.contrast_figures(
+    timed("five figures", lambda: contrast_figures(
         de, table, rows, panel, samples, name=CONTRAST, alpha=0.05,
         n_strip=settings["plots"]["strip_genes"], heatmap_genes=settings["plots"]["heatmap_genes"],
         colour_by=settings["plots"]["colour_by"], expressed_min_count=settings["expressed_min_count"],
         paths={name: out / f"{name}.png" for name in names}))
     checked = check_marker_config(settings, ROOT)
-    timed("identity.tsv", lambda: markers.identity_table(
+    timed("identity.tsv", lambda: identity_table(
         adata, checked.positive, checked.negative,
         **{k: settings["identity"][k] for k in ("positive_min_count", "negative_min_count", "z")}))
     view = samples.adata
@@ -106,7 +107,7 @@ def main() -> None:
         f"signature ({signature_settings.repeats} repeats + {signature_settings.permutations} perm.)",
         signature,
     )
-    timed("signature_roc.png", lambda: marker_plots.signature_roc(result, out / "roc.png", CONTRAST))
+    timed("signature_roc.png", lambda: signature_roc(result, out / "roc.png", CONTRAST))
     perf = result.performance.iloc[0]
     print(f"\nsignature AUROC {perf['auroc_mean']:.3f}, null {perf['null_auroc_mean']:.3f}, "
           f"p {perf['p_value']:.3f}; figures in {out}")

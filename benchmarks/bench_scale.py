@@ -5,7 +5,7 @@ the cost of extra contrasts on the example.
 A benchmark, not a test: it prints a table.
 
 1. Writes (once, seeded) a synthetic cohort of 60,000 genes x 200 samples: three tissue
-   sources, four batches, responders and non-responders (msc_response.simulate, the
+   sources, four batches, responders and non-responders (msc_response.example.cohort, the
    human gene table padded with synthetic Ensembl-like IDs).
 2. Runs, side by side on the same files,
    - the workflow: `snakemake --cores N` in a fresh directory with the targets
@@ -79,7 +79,7 @@ def write_large_cohort(directory: Path, n_genes: int, n_samples: int, seed: int)
     import numpy as np
     import pandas as pd
 
-    from msc_response.io import write_table
+    from msc_response.common.tables import write_table
 
     start = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Benchmark: read and validate a 60,000 genes x 500 samples counts file.
 
 Not a test. Generates a seeded negative-binomial count matrix (~100 MB of text) in a
-temporary directory, then, in a fresh child process, times `io.read_counts` +
-`validation.check_counts` + `validation.match_samples` (what rule check_inputs does
+temporary directory, then, in a fresh child process, times `read_counts` +
+`check_counts` + `match_samples` (what rule check_inputs does
 before writing) and reports the peak resident memory next to the size of one int64
 copy of the matrix.
 
@@ -55,15 +55,16 @@ def sheet_for(n_samples: int):
 
 def measure(path: str, n_samples: int) -> dict:
     """Run in a fresh process: time the reading and validation, report peak RSS."""
-    from msc_response import io, validation
+    from msc_response.inputs.readers import read_counts
+    from msc_response.inputs.validation import check_counts, match_samples
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    table = io.read_counts(path)
+    table = read_counts(path)
     read_s = time.perf_counter() - start
-    counts = validation.check_counts(table, path)
+    counts = check_counts(table, path)
     del table
-    counts, _ = validation.match_samples(counts, sheet_for(n_samples), path, "samples.tsv")
+    counts, _ = match_samples(counts, sheet_for(n_samples), path, "samples.tsv")
     total_s = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {

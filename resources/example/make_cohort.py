@@ -5,7 +5,7 @@
     python resources/example/make_cohort.py --outdir /tmp/cohort --n-genes 2000 --n-samples 24
 
 The model and what is planted are described in README.md beside this script and
-in workflow/scripts/msc_response/simulate.py. Reruns give byte-identical files
+in workflow/scripts/msc_response/example/cohort.py. Reruns give byte-identical files
 (same numpy version).
 """
 
@@ -18,7 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "workflow" / "scripts"))
 
-from msc_response.simulate import DEFAULT_PATHWAYS, simulate_cohort, write_cohort  # noqa: E402
+from msc_response.example.biology import DEFAULT_PATHWAYS  # noqa: E402
+from msc_response.example.cohort import simulate_cohort, write_cohort
 
 
 def parse_pathway(text: str) -> tuple[str, str, str]:

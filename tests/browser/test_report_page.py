@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from msc_response import report_blocks
+from msc_response.report import blocks as report_blocks
 from tests.unit._report_fixture import render as write_report
 from tests.unit._report_fixture import write_results
 

@@ -80,8 +80,8 @@ import pydeseq2
 import pydeseq2.dds
 import pydeseq2.ds
 import pydeseq2.utils
-from msc_response.fast_inference import FastInference
-from msc_response.r_compat import DeseqDataSetR
+from msc_response.de.engine import FastInference
+from msc_response.de.r_compat import DeseqDataSetR
 
 MODE = {mode!r}
 SDIST = {sdist!r}

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def write_cohort(cohort, directory: Path) -> dict:
     """Write a simulated cohort as a user would supply it; return its config."""
-    from msc_response.simulate import write_cohort as write_files
+    from msc_response.example.cohort import write_cohort as write_files
 
     paths = write_files(cohort, directory)
     return {key: str(paths[key]) for key in ("counts", "samples", "annotation")}
@@ -70,7 +70,8 @@ def run_snakemake(
 
 @pytest.fixture(scope="session")
 def small_cohort():
-    from msc_response.simulate import CLEAR_SIGNAL, simulate_cohort
+    from msc_response.example.biology import CLEAR_SIGNAL
+    from msc_response.example.cohort import simulate_cohort
 
     # a clear signal: this fixture tests the workflow, the example cohort the realism
     return simulate_cohort(n_genes=3000, n_samples=24, seed=7, **CLEAR_SIGNAL)

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -164,13 +164,14 @@ def test_signature_on_permuted_labels_is_at_chance(example_run: Path):
     shuffles, the default procedure) gives held-out AUROCs around 0.5."""
     import anndata as ad
     import numpy as np
-    from msc_response import markers
-    from msc_response.signature import SignatureSettings, run_signature
+
+    from msc_response.markers.signature import SignatureSettings, run_signature
+    from msc_response.markers.tables import contrast_samples
 
     defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["markers"]["signature"]
     settings = SignatureSettings.from_config({**defaults, "repeats": 2, "permutations": 0})
     adata = ad.read_h5ad(example_run / "results/dataset.h5ad")
-    samples = markers.contrast_samples(
+    samples = contrast_samples(
         adata, {"variable": "response", "test": "responder", "reference": "non_responder"}
     )
     view = samples.adata

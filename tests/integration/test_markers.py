@@ -24,7 +24,7 @@ def plant_identity(cohort, non_msc: str, seed: int = 5):
     """MSC-like ISCT marker counts in every sample (positives high, haematopoietic
     markers near zero), and a blood-like profile in sample `non_msc`: its MSC
     markers diluted five-fold, haematopoietic markers clearly expressed."""
-    from msc_response.simulate import load_human_genes
+    from msc_response.example.biology import load_human_genes
 
     rng = np.random.default_rng(seed)
     genes = load_human_genes().set_index("symbol")["gene_id"]
@@ -50,7 +50,8 @@ def plant_identity(cohort, non_msc: str, seed: int = 5):
 
 @pytest.fixture(scope="module")
 def marker_run(tmp_path_factory):
-    from msc_response.simulate import CLEAR_SIGNAL, simulate_cohort
+    from msc_response.example.biology import CLEAR_SIGNAL
+    from msc_response.example.cohort import simulate_cohort
 
     # a clear signal: this tests the stage's plumbing; the example cohort its realism
     cohort = simulate_cohort(n_genes=2000, n_samples=30, seed=11, **CLEAR_SIGNAL)

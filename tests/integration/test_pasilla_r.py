@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.needs_r]
 def pasilla_files(tmp_path_factory):
     from inmoose.data.pasilla import pasilla
 
-    from msc_response.io import write_table
+    from msc_response.common.tables import write_table
 
     adata = pasilla()
     directory = tmp_path_factory.mktemp("pasilla")

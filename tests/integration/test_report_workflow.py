@@ -16,7 +16,8 @@ SEEDS = ["IL4", "IL6", "CCL4", "CDH1", "PDX1"]
 def null_run(tmp_path_factory):
     """16 MSC samples without any planted effect. (Seed 5: with the same settings,
     seeds 3, 4 and 6 give 1 to 4 false positives at padj < 0.05 among 2,000 genes.)"""
-    from msc_response.simulate import SEED_MARKERS, simulate_cohort
+    from msc_response.example.biology import SEED_MARKERS
+    from msc_response.example.cohort import simulate_cohort
 
     no_seed_effect = dict.fromkeys(SEED_MARKERS, 0.0)
     cohort = simulate_cohort(

@@ -2,7 +2,7 @@
 
 Snakemake and its job processes are killed at once (the whole process group), as an
 out-of-memory killer or a lost node would: nothing gets to clean up. Tables and h5ad
-files are written under a temporary name and renamed (msc_response.io), so no file
+files are written under a temporary name and renamed (msc_response.inputs.readers), so no file
 under its real name is ever half-written; after `snakemake --unlock`, the rerun
 (profiles/default sets --rerun-incomplete) redoes the interrupted job.
 """
@@ -17,7 +17,7 @@ import time
 import pytest
 import yaml
 
-from msc_response.provenance import without_time_stamp
+from msc_response.common.provenance import without_time_stamp
 
 from .conftest import ROOT, result_tables, run_snakemake
 

@@ -91,6 +91,25 @@ def test_rerun_gives_byte_identical_tables(finished_run, tmp_path):
         assert (again / "results" / table).read_bytes() == (workdir / "results" / table).read_bytes(), table
 
 
+def test_no_result_is_a_pickle(finished_run):
+    """Results shared between jobs hold data only: loading a pickle runs code."""
+    _, workdir, _ = finished_run
+    files = [path for path in (workdir / "results").rglob("*") if path.is_file()]
+    assert any(path.name == "fit.h5ad" for path in files)
+    pickles = [
+        str(path.relative_to(workdir))
+        for path in files
+        if path.suffix in {".pkl", ".pickle"} or _starts_like_a_pickle(path)
+    ]
+    assert not pickles, pickles
+
+
+def _starts_like_a_pickle(path) -> bool:
+    with open(path, "rb") as handle:
+        start = handle.read(2)
+    return len(start) == 2 and start[0] == 0x80 and 2 <= start[1] <= 5  # protocols 2-5
+
+
 def test_report_of_the_run(finished_run):
     """The report names the seed genes in the panel, embeds every figure and states
     the DE counts of the run."""
@@ -114,7 +133,7 @@ def test_results_are_readable_by_the_group(finished_run):
         str(path.relative_to(workdir)): stat.S_IMODE(path.stat().st_mode)
         for path in (workdir / "results").rglob("*")
     }
-    assert len(modes) > 20 and "results/de/fit.pkl" in modes
+    assert len(modes) > 20 and "results/de/fit.h5ad" in modes
     wrong = {
         name: oct(mode)
         for name, mode in modes.items()

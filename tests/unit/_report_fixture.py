@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msc_response.audit import COLUMNS as AUDIT_COLUMNS
-from msc_response.enrichment import ORA_COLUMNS
-from msc_response.io import write_table
-from msc_response.report import ResultFiles, Stages
+from msc_response.common.tables import write_table
+from msc_response.design.audit import COLUMNS as AUDIT_COLUMNS
+from msc_response.enrichment.analysis import ORA_COLUMNS
+from msc_response.report.files import ResultFiles, Stages
 
 CONTRASTS = {
     "responder_vs_non_responder": {
@@ -569,8 +569,8 @@ STAGES = Stages(collections=tuple(COLLECTIONS), signature=True, crosscheck=False
 
 def render(root: Path, config: dict, stages: Stages = STAGES) -> str:
     """The report of the tree under `root` (written to results/report/index.html)."""
-    from msc_response.io import read_sample_sheet
-    from msc_response.report import write_report
+    from msc_response.inputs.readers import read_sample_sheet
+    from msc_response.report.render import write_report
 
     return write_report(
         ResultFiles(str(Path(root) / "results")),
@@ -582,8 +582,8 @@ def render(root: Path, config: dict, stages: Stages = STAGES) -> str:
 
 
 def context(root: Path, config: dict) -> dict:
-    from msc_response.io import read_sample_sheet
-    from msc_response.report import build_context
+    from msc_response.inputs.readers import read_sample_sheet
+    from msc_response.report.context import build_context
 
     return build_context(
         ResultFiles(str(Path(root) / "results")),

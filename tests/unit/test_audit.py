@@ -2,13 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_response import audit, validation
+from msc_response.design import audit
+from msc_response.design.formula import design_matrix
+from msc_response.inputs.validation import coerce_sample_sheet
 
 
 def typed(**columns):
     n = len(next(iter(columns.values())))
     raw = pd.DataFrame({"sample": [f"S{i}" for i in range(n)], **columns}).astype(str)
-    return validation.coerce_sample_sheet(raw, "s.tsv", list(columns))
+    return coerce_sample_sheet(raw, "s.tsv", list(columns))
 
 
 RESPONSE = ["responder"] * 4 + ["non_responder"] * 4
@@ -51,7 +53,7 @@ def test_disconnected_levels_are_confounded_even_below_v_one():
     s = typed(a=["a1", "a1", "a2", "a2", "a3", "a3"], b=["x", "x", "y", "z", "y", "z"])
     measure, value, why = audit.association(s, "a", "b")
     assert value < 1 and why and "a = a1 only with b = x" in why
-    assert np.linalg.matrix_rank(validation.design_matrix(s, "~ a + b").to_numpy(float)) < 5
+    assert np.linalg.matrix_rank(design_matrix(s, "~ a + b").to_numpy(float)) < 5
 
 
 def test_continuous_covariate_constant_within_groups():
@@ -112,13 +114,13 @@ def test_uneven_spread_is_noted_in_and_out_of_the_design():
         "donor": [f"D{i}" for i in range(8)],
         "age": ["60", "70"] * 4,
     })
-    kept = validation.coerce_sample_sheet(raw, "s.tsv", ["source", "response"])
+    kept = coerce_sample_sheet(raw, "s.tsv", ["source", "response"])
     table = audit.design_audit(kept, "~ source + response", ["response"])
     row = rows(table, "association", variable="response", covariate="source").iloc[0]
     assert row["value"] == pytest.approx(0.5)
     assert row["flag"] == "note" and "keep 'source' in the design" in row["message"]
 
-    naive = validation.coerce_sample_sheet(raw, "s.tsv", ["response"])
+    naive = coerce_sample_sheet(raw, "s.tsv", ["response"])
     table = audit.design_audit(naive, "~ response", ["response"])
     left_out = rows(table, "association", variable="response").set_index("covariate")
     assert set(left_out.index) == {"source", "age"}  # the identifier column is skipped

@@ -1,4 +1,4 @@
-from msc_response.config import missing_data_paths, replace_merged_keys, take_data_paths
+from msc_response.common.config import missing_data_paths, replace_merged_keys, take_data_paths
 
 
 def test_user_contrasts_replace_the_defaults_whole():

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_response.crosscheck import agreement, jaccard
+from msc_response.de.crosscheck import agreement, jaccard
 
 
 def test_agreement_figures():

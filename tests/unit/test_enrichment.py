@@ -1,4 +1,4 @@
-"""GSEA, ORA and grouping of redundant terms (msc_response.enrichment), offline."""
+"""GSEA, ORA and grouping of redundant terms (msc_response.enrichment.analysis), offline."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ import pandas as pd
 import pytest
 from scipy.stats import false_discovery_control, hypergeom, norm
 
-from msc_response import enrichment
-from msc_response.enrichment import (
+from msc_response.common.errors import InputError
+from msc_response.enrichment import analysis as enrichment
+from msc_response.enrichment.analysis import (
     EnrichmentSettings,
     enrich,
     group_redundant,
     leading_edge,
     ora_lists,
+    ranked_genes,
     run_gsea,
     run_ora,
     running_score_vertices,
-    ranked_genes,
 )
-from msc_response.errors import InputError
-from msc_response.gene_sets import Collection, GeneSet, match_sets, read_gmt
+from msc_response.enrichment.gene_sets import Collection, GeneSet, match_sets, read_gmt
 
 ROOT = Path(__file__).resolve().parents[2]
 GENE_SETS = ROOT / "resources" / "gene_sets"

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_response.de import DESettings, fit_and_test, prefilter_mask
-from msc_response.enrichment import ranked_genes, run_gsea
-from msc_response.gene_sets import match_sets, read_gmt
-from msc_response.io import read_counts
+from msc_response.de.fit import DESettings, prefilter_mask
+from msc_response.de.results import fit_and_test
+from msc_response.enrichment.analysis import ranked_genes, run_gsea
+from msc_response.enrichment.gene_sets import match_sets, read_gmt
+from msc_response.inputs.readers import read_counts
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "resources" / "example"

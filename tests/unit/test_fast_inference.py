@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from ._deseq_cases import case, fit_pydeseq2, relative_mismatches
 
-from msc_response.fast_inference import FastInference
+from msc_response.de.engine import FastInference
+
+from ._deseq_cases import case, fit_pydeseq2, relative_mismatches
 
 # Tolerances: relative difference allowed for dispersions / log2FC on >= 99.9% of the
 # genes with baseMean >= 1 (log2FC also passes within 1e-4 absolute, for LFCs ~ 0),
@@ -161,13 +162,13 @@ def test_alpha_mle_and_wald_with_edge_genes():
 
 
 def test_singular_gram_matrix_is_masked():
-    from msc_response.fast_inference import _safe_inv, _safe_solve
+    from msc_response.de.engine.linalg import safe_inv, safe_solve
 
     stack = np.stack([np.eye(2) * 2, np.zeros((2, 2)), np.array([[2.0, 1.0], [1.0, 2.0]])])
-    inv = _safe_inv(stack)
+    inv = safe_inv(stack)
     np.testing.assert_allclose(inv[0], np.eye(2) / 2)
     np.testing.assert_allclose(inv[2], np.linalg.inv(stack[2]))
-    sol = _safe_solve(stack, np.ones((3, 2)))
+    sol = safe_solve(stack, np.ones((3, 2)))
     np.testing.assert_allclose(sol[0], [0.5, 0.5])
     np.testing.assert_allclose(sol[2], np.linalg.solve(stack[2], [1.0, 1.0]))
 
@@ -223,7 +224,7 @@ def test_lfc_shrinkage_stops_where_pydeseq2_stops(design, prior_scale, kernels):
     two modes, near 0 and near the MLE, and which one is found depends on the
     optimiser's path: a Newton solver ended up to 0.76 (natural log) away here.
     """
-    from pydeseq2.utils import nbinomGLM, nbinomFn
+    from pydeseq2.utils import nbinomFn, nbinomGLM
     from scipy.optimize import minimize
 
     rng = np.random.default_rng(11)
@@ -318,3 +319,64 @@ def test_numba_and_numpy_dispersion_kernels_agree(prior_reg):
     assert (rel > 1e-4).sum() <= 0.001 * relevant.sum(), np.sort(rel)[-5:]
     assert rel.max() < 5e-2
     assert (c_small == c_big).mean() > 0.995
+
+
+def test_lbfgsb_lockstep_is_scipys_lbfgsb():
+    """The numpy L-BFGS-B behind alpha_mle's small problems and the LFC shrinkage stops
+    where scipy.optimize.minimize(method="L-BFGS-B") stops: one variable with bounds,
+    with one and without (its first-step rules differ), and four variables without
+    (two-loop recursion). scipy_lbfgsb_lockstep (scipy's own setulb, many problems in
+    lockstep) is minimize exactly."""
+    from msc_response.de.engine.lbfgsb import lbfgsb_lockstep, scipy_lbfgsb_lockstep
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(0)
+    K = 100
+    a, c = rng.uniform(0.1, 5, K), rng.normal(0, 3, K)
+    b, w = rng.uniform(0, 2, K), rng.uniform(0, 0.5, K)
+
+    def f1(x, k):
+        return a[k] * (x - c[k]) ** 2 / 2 + b[k] * np.exp(x) + w[k] * np.sin(3 * x)
+
+    def g1(x, k):
+        return a[k] * (x - c[k]) + b[k] * np.exp(x) + 3 * w[k] * np.cos(3 * x)
+
+    x0 = rng.normal(0, 2, K)
+    for lo, hi in [(-3.0, 2.0), (-3.0, np.inf), (-np.inf, np.inf)]:
+        x, status = lbfgsb_lockstep(lambda i, X: (f1(X[:, 0], i), g1(X[:, 0], i)[:, None]),
+                                    x0[:, None], lo, hi)
+        ref = [minimize(lambda v, k=k: (f1(v[0], k), g1(v, k)), [x0[k]], jac=True,
+                        method="L-BFGS-B", bounds=[(lo, hi)]) for k in range(K)]
+        diff = np.abs(x[:, 0] - np.array([r.x[0] for r in ref]))
+        np.testing.assert_array_equal(status == 0, [r.success for r in ref])
+        # Same steps up to rounding; rarely (2 of 100 with bounds) rounding decides
+        # whether the last step is taken, within pgtol of the optimum.
+        assert (diff <= 1e-14).mean() >= 0.95 and diff.max() < 1e-5, np.sort(diff)[-5:]
+        if hi < np.inf:
+            xs, success = scipy_lbfgsb_lockstep(lambda i, t: (f1(t, i), g1(t, i)), x0, lo, hi)
+            np.testing.assert_array_equal(xs, [r.x[0] for r in ref])
+            np.testing.assert_array_equal(success, [r.success for r in ref])
+
+    p = 4
+    A = rng.normal(size=(K, p, p))
+    A = A @ A.transpose(0, 2, 1) / p + 0.1 * np.eye(p)
+    C = rng.normal(size=(K, p))
+
+    def fg(x, k):
+        r, t = x - C[k], x[1] - x[0] ** 2
+        g = A[k] @ r + np.tanh(x)
+        g[:2] += 0.6 * t * np.array([-2 * x[0], 1.0])
+        return 0.5 * r @ A[k] @ r + np.log(np.cosh(x)).sum() + 0.3 * t**2, g
+
+    def fg_rows(idx, X):
+        out = [fg(x, k) for x, k in zip(X, idx)]
+        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+
+    X0 = rng.normal(size=(K, p))
+    x, status = lbfgsb_lockstep(fg_rows, X0, ftol=1e-8, gtol=1e-8)
+    ref = [minimize(fg, X0[k], args=(k,), jac=True, method="L-BFGS-B",
+                    options={"ftol": 1e-8, "gtol": 1e-8}) for k in range(K)]
+    np.testing.assert_allclose(x, [r.x for r in ref], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(status == 0, [r.success for r in ref])
+    with pytest.raises(ValueError, match="bounds"):
+        lbfgsb_lockstep(fg_rows, X0, lo=-1.0)

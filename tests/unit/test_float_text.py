@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from msc_response import float_text
+from msc_response.common import float_text
 
 EDGES = [
     0.0, -0.0, np.inf, -np.inf, 1e-5, 1e-4, 0.0001, 9.99999995e-5, 12345678.0,

@@ -85,11 +85,11 @@ def test_msc_biology_gmt(human_genes):
 # ------------------------------------------------------------- the GMT reader
 
 
-from msc_response.errors import InputError  # noqa: E402
-from msc_response.gene_sets import (  # noqa: E402
+from msc_response.common.errors import InputError  # noqa: E402
+from msc_response.enrichment.gene_sets import (
     check_collections,
     map_symbols,
-    read_gmt,
+    read_gmt,  # noqa: E402
     read_symbol_table,
     resolve_path,
 )
@@ -138,7 +138,7 @@ def test_read_gmt_names_file_and_line(tmp_path, content, expected):
         read_gmt(path, "mine")
     message = str(error.value)
     assert expected in message
-    assert message.startswith(f"Gene-set collection 'mine'") and str(path) in message
+    assert message.startswith("Gene-set collection 'mine'") and str(path) in message
 
 
 def test_missing_gmt_and_collection_checks(tmp_path, monkeypatch):

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from msc_response import markers
-from msc_response.marker_config import check_marker_config, panel_sets, resolve_panel
-from msc_response.covariates import design_parts, fit_covariates, remove_covariates
-from msc_response.errors import InputError
+from msc_response.common.errors import InputError
+from msc_response.design.covariates import design_parts, fit_covariates, remove_covariates
+from msc_response.markers import tables as markers
+from msc_response.markers.config import check_marker_config, panel_sets, resolve_panel
 
 ROOT = Path(__file__).resolve().parents[2]
 GMT = ROOT / "resources" / "gene_sets" / "msc_biology.gmt"
@@ -278,7 +278,7 @@ def test_figures_without_colour_and_without_markers(tmp_path):
     """Every figure is written when the sheet has no colour column and no gene
     passes (the figures then say so); the labelled volcano is byte-identical when
     drawn twice."""
-    from msc_response import marker_plots
+    from msc_response.markers import figures as marker_plots
 
     adata, de = _dataset()
     de["pvalue"] = de["padj"] / 10

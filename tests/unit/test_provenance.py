@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from msc_response import provenance as prov
+from msc_response.common import provenance as prov
 
 
 def test_file_record_is_the_sha256_and_size_of_the_bytes(tmp_path):
@@ -77,8 +77,12 @@ def test_workflow_version_from_git(tmp_path):
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
 
+    from msc_response import __version__
+
+    # a release tarball or `git archive`: the release, and no commit
     assert prov.workflow_version(tmp_path) == {
-        "name": "msc-response", "git_commit": None, "git_dirty": None, "version": None,
+        "name": "msc-response", "release": __version__, "git_checkout": False,
+        "git_commit": None, "git_dirty": None, "version": __version__,
     }
     git("init", "-q")
     (tmp_path / "Snakefile").write_text("rule all:\n")
@@ -89,7 +93,7 @@ def test_workflow_version_from_git(tmp_path):
     ).stdout.strip()
     clean = prov.workflow_version(tmp_path)
     assert clean["git_commit"] == head and clean["git_dirty"] is False
-    assert clean["version"] == head[:7]
+    assert clean["version"] == head[:7] and clean["git_checkout"] is True
     (tmp_path / "untracked.txt").write_text("results are not the workflow")
     assert prov.workflow_version(tmp_path)["git_dirty"] is False
     (tmp_path / "Snakefile").write_text("rule all:\n    input: []\n")

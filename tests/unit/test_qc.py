@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from msc_response import plots, qc
-from msc_response.dataset import to_anndata
-from msc_response.engines import dataset_class, make_inference
-from msc_response.normalisation import normalise
-from msc_response.validation import design_variables
+from msc_response.de.engines import dataset_class, make_inference
+from msc_response.design.formula import design_variables
+from msc_response.inputs.dataset import to_anndata
+from msc_response.qc import figures as plots
+from msc_response.qc import samples as qc
+from msc_response.qc.normalisation import normalise
 
 from ._deseq_cases import pasilla
 
@@ -154,7 +155,7 @@ def test_tissue_source_groups_far_from_the_rest_are_not_outliers():
     group is far from the majority, so the median distance to all other samples calls
     every member extreme; the distance to the nearest samples of the design's groups
     does not."""
-    from msc_response.simulate import simulate_cohort
+    from msc_response.example.cohort import simulate_cohort
 
     cohort = simulate_cohort(
         n_genes=4000,

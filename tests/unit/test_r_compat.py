@@ -7,13 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from msc_response.r_compat import (
-    DeseqDataSetR,
-    bh_adjust,
-    independent_filter_r,
-    r_lowess,
-    simulated_prior_disp_var,
-)
+from msc_response.de.r_compat import DeseqDataSetR, simulated_prior_disp_var
+from msc_response.de.r_filter import bh_adjust, independent_filter_r, r_lowess
 
 from ._deseq_cases import case
 
@@ -79,7 +74,7 @@ def test_simulated_prior_var_deterministic_and_sensible():
 
 @pytest.fixture(scope="module")
 def fitted_r_datasets():
-    from msc_response.fast_inference import FastInference
+    from msc_response.de.engine import FastInference
 
     out = {}
     for name in ["pasilla_5", "syn_one_factor"]:

@@ -10,8 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_response import report, report_blocks
-from msc_response.errors import InputError
+from msc_response.common.errors import InputError
+from msc_response.report import blocks as report_blocks
+from msc_response.report import render as report_render
+from msc_response.report.files import ResultFiles, Stages
+from msc_response.report.methods import flatten
+from msc_response.report.reading import DESIGN_AUDIT_REQUIRED, slug
 
 from ._report_fixture import COLLECTIONS, CONTRASTS, context, render, write_results
 
@@ -109,8 +113,8 @@ def test_numbers_are_formatted_for_reading():
 
 
 def test_result_files_follow_the_contract():
-    files = report.ResultFiles("results")
-    paths = files.all(["c1"], report.Stages(collections=["go_bp"], crosscheck=True))
+    files = ResultFiles("results")
+    paths = files.all(["c1"], Stages(collections=["go_bp"], crosscheck=True))
     for expected in (
         "results/qc/samples_qc.tsv",
         "results/markers/identity.tsv",
@@ -127,8 +131,8 @@ def test_result_files_follow_the_contract():
     ):
         assert expected in paths
     assert len(paths) == len(set(paths))
-    assert "results/crosscheck/c1.tsv" not in files.all(["c1"], report.Stages(["go_bp"]))
-    without_signature = files.all(["c1"], report.Stages(["go_bp"], signature=False))
+    assert "results/crosscheck/c1.tsv" not in files.all(["c1"], Stages(["go_bp"]))
+    without_signature = files.all(["c1"], Stages(["go_bp"], signature=False))
     assert "results/markers/c1/signature.tsv" not in without_signature
     assert "results/markers/c1/panel.tsv" in without_signature
 
@@ -155,7 +159,7 @@ def test_sections_navigation_and_one_section_per_contrast(full):
         assert section in page.ids
         assert f'href="#{section}"' in html
     for name in CONTRASTS:
-        section = f"contrast-{report.slug(name)}"
+        section = f"contrast-{slug(name)}"
         assert section in page.ids and f'href="#{section}"' in html
         for part in ("de", "enrichment", "markers", "signature"):
             assert f"{section}-{part}" in page.ids
@@ -256,7 +260,7 @@ def test_methods_versions_parameters_checksums_and_citations(full):
     # every parameter is in the embedded parameters table
     (key,) = [k for k in page.data_blocks if k[0] == "parameters-data"]
     parameters = base64.b64decode(page.data_blocks[key]).decode()
-    for name, value in report.flatten(config):
+    for name, value in flatten(config):
         assert f"{name}\t{value}" in parameters
 
 
@@ -278,14 +282,14 @@ def test_methods_text_follows_the_parameters(tmp_path):
 
 def test_rendering_is_deterministic(full):
     root, html, _, config = full
-    assert report.render(context(root, config)) == html
+    assert report_render.render(context(root, config)) == html
 
 
 def test_nothing_significant_renders_with_clear_statements(empty):
     _, html, page, _ = empty
     assert len(page.images) == FIGURES
     for name in CONTRASTS:
-        text = section_text(page, f"contrast-{report.slug(name)}")
+        text = section_text(page, f"contrast-{slug(name)}")
         assert "No gene reaches adjusted p < 0.05 in this contrast" in text
         assert "no set reaches FDR < 0.05" in text
         assert "Nothing in go_bp is significant for this contrast" in text
@@ -303,13 +307,13 @@ def test_without_enrichment_there_is_no_enrichment_section(tmp_path):
     config = write_results(tmp_path)
     shutil.rmtree(tmp_path / "results/enrichment")
     config["enrichment"] = {"enabled": False, "collections": {}}
-    html = render(tmp_path, config, report.Stages(collections=[]))
+    html = render(tmp_path, config, Stages(collections=[]))
     page = Page()
     page.feed(html)
     assert "contrast-responder_vs_non_responder-enrichment" not in page.ids
     assert "Gene-set enrichment" not in section_text(page, "methods")
-    assert "results/enrichment/summary.tsv" not in report.ResultFiles().all(
-        CONTRASTS, report.Stages()
+    assert "results/enrichment/summary.tsv" not in ResultFiles().all(
+        CONTRASTS, Stages()
     )
 
 
@@ -331,7 +335,7 @@ def test_without_signature_the_report_says_so(tmp_path):
         for kind in ("signature.tsv", "signature_performance.tsv", "signature_roc.png"):
             (tmp_path / f"results/markers/{name}/{kind}").unlink()
     page = Page()
-    page.feed(render(tmp_path, config, report.Stages(tuple(COLLECTIONS), signature=False)))
+    page.feed(render(tmp_path, config, Stages(tuple(COLLECTIONS), signature=False)))
     text = section_text(page, "contrast-responder_vs_non_responder")
     assert "No signature performance was estimated: the marker stage was run without it" in text
     assert len(page.images) == FIGURES - len(CONTRASTS)
@@ -369,6 +373,18 @@ def test_png_size_and_dpi_are_read(tmp_path):
 
 
 def test_report_reads_the_design_audit_columns_the_audit_writes():
-    from msc_response.audit import COLUMNS
+    from msc_response.design.audit import COLUMNS
 
-    assert report.DESIGN_AUDIT_REQUIRED == COLUMNS
+    assert DESIGN_AUDIT_REQUIRED == COLUMNS
+
+
+def test_header_names_the_release_outside_a_git_checkout(full):
+    """A release tarball (no git): the version and 'not a git checkout', never 'None'."""
+    root, html, _, config = full
+    assert "commit 0123456789ab" in html and "not a git checkout" not in html
+    ctx = context(root, config)
+    ctx["workflow"] = {"name": "msc-response", "release": "0.19.0", "git_checkout": False,
+                       "git_commit": None, "git_dirty": None, "version": "0.19.0"}
+    header = report_render.render(ctx).split("</header>")[0]
+    assert "msc-response 0.19.0" in header and "not a git checkout" in header
+    assert "None" not in header

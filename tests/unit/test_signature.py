@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msc_response import signature as sig
+from msc_response.markers import signature as sig
 
 FAST = dict(repeats=3, outer_folds=5, inner_folds=3, permutations=6, max_genes=20,
             candidate_genes=300, min_base_mean=0, seed=3)

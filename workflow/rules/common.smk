@@ -6,28 +6,27 @@ from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 
-from msc_response.audit import audit_warnings, design_audit  # noqa: E402
-from msc_response.config import (  # noqa: E402
+from msc_response.common.config import (  # noqa: E402
+    check_config,
     missing_data_paths,
     replace_merged_keys,
     take_data_paths,
 )
-from msc_response.de_plan import fit_plan, fit_stage  # noqa: E402
-from msc_response.errors import InputError  # noqa: E402
-from msc_response.gene_sets import (  # noqa: E402
+from msc_response.common.errors import InputError  # noqa: E402
+from msc_response.common.provenance import workflow_version  # noqa: E402
+from msc_response.common.tables import writable_problem  # noqa: E402
+from msc_response.design.audit import audit_warnings, design_audit  # noqa: E402
+from msc_response.design.contrasts import parse_contrasts  # noqa: E402
+from msc_response.design.plan import fit_plan, fit_stage  # noqa: E402
+from msc_response.enrichment.gene_sets import (  # noqa: E402
     active_collections,
     check_enrichment_settings,
     resolve_path,
 )
-from msc_response.io import require_file  # noqa: E402
-from msc_response.marker_config import check_marker_config  # noqa: E402
-from msc_response.provenance import workflow_version  # noqa: E402
-from msc_response.report_files import ResultFiles, Stages  # noqa: E402
-from msc_response.validation import (  # noqa: E402
-    check_config,
-    check_sheet,
-    parse_contrasts,
-)
+from msc_response.inputs.readers import require_file  # noqa: E402
+from msc_response.inputs.validation import check_sheet  # noqa: E402
+from msc_response.markers.config import check_marker_config  # noqa: E402
+from msc_response.report.files import ResultFiles, Stages  # noqa: E402
 
 
 def stop_with(message):
@@ -43,6 +42,13 @@ def stop_with(message):
 USER_CONFIG = workflow.config_settings.overwrite_config
 take_data_paths(config, USER_CONFIG, workflow.config_settings.configfiles)
 replace_merged_keys(config, USER_CONFIG, ["contrasts"])
+
+# A results or logs folder the machine will not let us write (no permission, a
+# read-only file system) stops the run now, not in the middle of it.
+for _folder in ("results", "logs"):
+    _problem = writable_problem(_folder)
+    if _problem:
+        stop_with(str(_problem))
 
 # Parse-time checks: config, sample sheet, contrasts and design, before any job runs.
 # Problems of the design's structure (not full rank, no residual df, a level without
@@ -146,7 +152,7 @@ def enrichment_tables(kind):
 
 
 def report_stages():
-    """What the report reads beyond the fixed stages (msc_response.report.Stages)."""
+    """What the report reads beyond the fixed stages (msc_response.report.files.Stages)."""
     return {
         "collections": list(COLLECTIONS),
         "signature": config["markers"]["signature"]["enabled"],
@@ -156,7 +162,7 @@ def report_stages():
 
 def report_inputs(wildcards):
     """What the report reads, as inputs of its rule: the sample sheet, and the results
-    that msc_response.report.ResultFiles names (the paths the stages write)."""
+    that msc_response.report.files.ResultFiles names (the paths the stages write)."""
     files = ResultFiles("results")
     return {
         "samples": config["samples"],

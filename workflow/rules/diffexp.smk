@@ -3,7 +3,7 @@ rule deseq2_fit:
     input:
         "results/checked/raw.h5ad",
     output:
-        "results/de/fit.pkl",
+        "results/de/fit.h5ad",
     log:
         "logs/deseq2_fit.log",
     benchmark:
@@ -27,7 +27,7 @@ rule deseq2_fit:
 
 rule deseq2_contrast:
     input:
-        "results/de/fit.pkl",
+        "results/de/fit.h5ad",
     output:
         table=report(
             "results/de/{contrast}.tsv",

@@ -1,6 +1,6 @@
 rule report:
     input:
-        # every result file the report reads, as msc_response.report.ResultFiles names them
+        # every result file the report reads, as msc_response.report.files.ResultFiles names them
         unpack(report_inputs),
     output:
         report(

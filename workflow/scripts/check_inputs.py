@@ -1,7 +1,7 @@
 """Read counts, sample sheet and annotation, check them, write the checked AnnData."""
 
-from msc_response.dataset import InputSpec, load_checked_inputs, write_h5ad
-from msc_response.scripting import run
+from msc_response.common.scripting import run
+from msc_response.inputs.dataset import InputSpec, load_checked_inputs, write_h5ad
 
 
 def main(snakemake):

@@ -5,13 +5,14 @@ import logging
 import anndata as ad
 import pandas as pd
 
-from msc_response.crosscheck import agreement
-from msc_response.dataset import counts_frame
-from msc_response.de import DESettings
-from msc_response.io import write_table
-from msc_response.rdeseq2 import run_r_deseq2
-from msc_response.scripting import run
-from msc_response.validation import design_variables, order_reference_first, parse_contrasts
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table
+from msc_response.de.crosscheck import agreement
+from msc_response.de.fit import DESettings
+from msc_response.de.r_reference import run_r_deseq2
+from msc_response.design.contrasts import order_reference_first, parse_contrasts
+from msc_response.design.formula import design_variables
+from msc_response.inputs.dataset import counts_frame
 
 
 def main(snakemake):

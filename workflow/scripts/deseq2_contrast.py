@@ -3,10 +3,12 @@ LFC shrinkage; writes the results table, its summary and the size factors."""
 
 import logging
 
-from msc_response.de import DESettings, contrast_result, load_fit, summarise
-from msc_response.io import write_table
-from msc_response.scripting import run
-from msc_response.validation import parse_contrasts
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table
+from msc_response.de.fit import DESettings
+from msc_response.de.fit_file import load_fit
+from msc_response.de.results import contrast_result, summarise
+from msc_response.design.contrasts import parse_contrasts
 
 
 def main(snakemake):

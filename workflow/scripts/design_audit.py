@@ -2,10 +2,10 @@
 
 import logging
 
-from msc_response.audit import audit_warnings, design_audit
-from msc_response.io import write_table
-from msc_response.scripting import run
-from msc_response.validation import check_sheet
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table
+from msc_response.design.audit import audit_warnings, design_audit
+from msc_response.inputs.validation import check_sheet
 
 
 def main(snakemake):
@@ -16,7 +16,7 @@ def main(snakemake):
     variables = [contrast["variable"] for contrast in params.contrasts.values()]
     table = design_audit(checked.sheet, params.design, variables, params.warn_association)
     write_table(table, snakemake.output[0])
-    log = logging.getLogger("msc_response.audit")
+    log = logging.getLogger("msc_response.design.audit")
     for message in audit_warnings(table, flags=("nearly_confounded", "confounded", "error")):
         log.info(message)  # already warned about at parse time; the log keeps a copy
     for problem in checked.design_problems:

@@ -1,9 +1,9 @@
 """GSEA and ORA (up, down) of one contrast against one gene-set collection."""
 
-from msc_response.enrichment import EnrichmentSettings, enrich, ranked_genes, read_de_table
-from msc_response.gene_sets import read_gmt, read_symbol_table
-from msc_response.io import write_table
-from msc_response.scripting import run
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table
+from msc_response.enrichment.analysis import EnrichmentSettings, enrich, ranked_genes, read_de_table
+from msc_response.enrichment.gene_sets import read_gmt, read_symbol_table
 
 
 def main(snakemake):

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from msc_response import enrichment_plots
-from msc_response.enrichment import ranked_genes, read_de_table
-from msc_response.gene_sets import match_sets, read_gmt, read_symbol_table
-from msc_response.scripting import run
+from msc_response.common.scripting import run
+from msc_response.enrichment.analysis import ranked_genes, read_de_table
+from msc_response.enrichment.figures import dotplot, running_scores
+from msc_response.enrichment.gene_sets import match_sets, read_gmt, read_symbol_table
 
 
 def main(snakemake):
@@ -19,10 +19,10 @@ def main(snakemake):
     groups = (str(contrast["test"]), str(contrast["reference"]))
     title = f"GSEA {snakemake.wildcards.contrast}: {snakemake.wildcards.collection}"
     fdr, plots = settings["fdr"], settings["plots"]
-    enrichment_plots.dotplot(
+    dotplot(
         gsea, snakemake.output.dotplot, title, fdr, plots["top_terms"], groups
     )
-    enrichment_plots.running_scores(
+    running_scores(
         gsea, tested.ranking, sets.genes, snakemake.output.gsea_top, title, fdr,
         plots["running_scores"],
     )

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from msc_response.enrichment import summarise
-from msc_response.io import write_table
-from msc_response.scripting import run
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table
+from msc_response.enrichment.analysis import summarise
 
 
 def main(snakemake):

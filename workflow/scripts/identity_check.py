@@ -2,17 +2,17 @@
 
 import anndata as ad
 
-from msc_response import markers
-from msc_response.marker_config import check_marker_config
-from msc_response.io import write_table
-from msc_response.scripting import run
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table
+from msc_response.markers.config import check_marker_config
+from msc_response.markers.tables import identity_table
 
 
 def main(snakemake):
     params = snakemake.params
     checked = check_marker_config(params.settings, params.basedir)
     identity = params.settings["identity"]
-    table = markers.identity_table(
+    table = identity_table(
         ad.read_h5ad(snakemake.input.dataset),
         checked.positive,
         checked.negative,

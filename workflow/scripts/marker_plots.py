@@ -3,9 +3,10 @@
 import anndata as ad
 import pandas as pd
 
-from msc_response import marker_plots, markers
-from msc_response.marker_config import check_marker_config
-from msc_response.scripting import run
+from msc_response.common.scripting import run
+from msc_response.markers.config import check_marker_config
+from msc_response.markers.figures import contrast_figures
+from msc_response.markers.tables import contrast_samples
 
 
 def main(snakemake):
@@ -13,12 +14,12 @@ def main(snakemake):
     settings = params.settings
     adata = ad.read_h5ad(snakemake.input.dataset)
     read = lambda path: pd.read_csv(path, sep="\t")  # noqa: E731
-    marker_plots.contrast_figures(
+    contrast_figures(
         read(snakemake.input.de),
         read(snakemake.input.markers),
         read(snakemake.input.panel),
         check_marker_config(settings, params.basedir).panel,
-        markers.contrast_samples(adata, params.contrast),
+        contrast_samples(adata, params.contrast),
         name=snakemake.wildcards.contrast,
         alpha=params.alpha,
         n_strip=settings["plots"]["strip_genes"],

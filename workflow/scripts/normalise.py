@@ -3,11 +3,11 @@
 import anndata as ad
 import pandas as pd
 
-from msc_response.dataset import write_h5ad
-from msc_response.engines import dataset_class, make_inference
-from msc_response.io import write_table, write_tables
-from msc_response.normalisation import normalise
-from msc_response.scripting import run
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table, write_tables
+from msc_response.de.engines import dataset_class, make_inference
+from msc_response.inputs.dataset import write_h5ad
+from msc_response.qc.normalisation import normalise
 
 
 def gene_table(adata, layer: str) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 import logging
 
-from msc_response.provenance import (
+from msc_response.common.provenance import (
     input_records,
     output_records,
     pinned_packages,
@@ -10,7 +10,7 @@ from msc_response.provenance import (
     tool_versions,
     write_provenance,
 )
-from msc_response.scripting import run
+from msc_response.common.scripting import run
 
 
 def main(snakemake):

@@ -3,16 +3,17 @@
 import anndata as ad
 import numpy as np
 
-from msc_response import marker_plots, markers
-from msc_response.io import write_table
-from msc_response.scripting import run
-from msc_response.signature import SignatureSettings, run_signature
+from msc_response.common.scripting import run
+from msc_response.common.tables import write_table
+from msc_response.markers.figures import signature_roc
+from msc_response.markers.signature import SignatureSettings, run_signature
+from msc_response.markers.tables import contrast_samples
 
 
 def main(snakemake):
     params = snakemake.params
     adata = ad.read_h5ad(snakemake.input.dataset)
-    samples = markers.contrast_samples(adata, params.contrast)
+    samples = contrast_samples(adata, params.contrast)
     view = samples.adata
     result = run_signature(
         np.asarray(view.layers["vst"], dtype=float),
@@ -27,7 +28,7 @@ def main(snakemake):
     )
     write_table(result.signature, snakemake.output.signature)
     write_table(result.performance, snakemake.output.performance)
-    marker_plots.signature_roc(
+    signature_roc(
         result, snakemake.output.roc, f"Response signature: {snakemake.wildcards.contrast}"
     )
 

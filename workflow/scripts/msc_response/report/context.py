@@ -1,0 +1,113 @@
+"""Assembling the report: every section's data read from the result files that the
+run's stages made, as plain dicts, tables and embedded figures (`build_context`).
+Rendering them is `report.render`'s job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from msc_response.report.blocks import (
+    format_text,
+)
+from msc_response.report.cohort import cohort_section, qc_section
+from msc_response.report.contrast import de_section, enrichment_overview, enrichment_section
+from msc_response.report.files import ResultFiles, Stages
+from msc_response.report.jinja import environment
+from msc_response.report.markers import markers_section
+from msc_response.report.methods import methods_section, read_provenance
+from msc_response.report.reading import (
+    DESIGN_AUDIT_REQUIRED,
+    categorical_design_variables,
+    contrast_label,
+    read_tsv,
+    slug,
+)
+
+
+@dataclass
+class ReportSettings:
+    title: str = "msc-response report"
+    top_genes: int = 200
+    top_terms: int = 20
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ReportSettings":
+        section = config.get("report", {}) or {}
+        return cls(**{k: section[k] for k in ("title", "top_genes", "top_terms") if k in section})
+
+
+def build_context(
+    files: ResultFiles,
+    sheet: pd.DataFrame,
+    config: dict,
+    stages: Stages = Stages(),
+    env: jinja2.Environment | None = None,
+) -> dict:
+    """Everything the template shows, read from the result files of `files` that the
+    run's `stages` made."""
+    env = env or environment()
+    settings = ReportSettings.from_config(config)
+    contrasts = config["contrasts"]
+    collections = list(stages.collections)
+    audit = read_tsv(files.design_audit, DESIGN_AUDIT_REQUIRED, "design audit")
+    cohort = cohort_section(sheet, audit, Path(files.design_audit).read_bytes(), config)
+    qc = qc_section(files, sheet, categorical_design_variables(audit), config)
+    sections = []
+    for name, contrast in contrasts.items():
+        sections.append(
+            {
+                "name": name,
+                "id": f"contrast-{slug(name)}",
+                "label": contrast_label(contrast),
+                "variable": contrast["variable"],
+                "test": format_text(contrast["test"]),
+                "reference": format_text(contrast["reference"]),
+                "de": de_section(
+                    files, name, contrast, config, settings.top_genes, stages.crosscheck
+                ),
+                "enrichment": [
+                    enrichment_section(
+                        files, name, collection, contrast, config, settings.top_terms
+                    )
+                    for collection in collections
+                ],
+                "markers": markers_section(
+                    files, name, contrast, config, settings.top_genes, stages.signature
+                ),
+            }
+        )
+    provenance = read_provenance(files.provenance)
+    facts = {
+        "n_samples": len(sheet),
+        "n_genes": sections[0]["de"]["counts"]["genes"] if sections else None,
+        "contrasts": [
+            {
+                "name": s["name"],
+                "label": s["label"],
+                "variable": s["variable"],
+                "up": s["de"]["counts"]["up"],
+                "down": s["de"]["counts"]["down"],
+            }
+            for s in sections
+        ],
+        "collections": collections,
+        "source_in_design": "source" in categorical_design_variables(audit),
+    }
+    return {
+        "title": settings.title,
+        "created": provenance.get("created", ""),
+        "workflow": provenance.get("workflow", {}),
+        "cohort": cohort,
+        "qc": qc,
+        "contrasts": sections,
+        "enrichment_summary": (
+            enrichment_overview(files, list(contrasts), collections) if collections else None
+        ),
+        "collections": collections,
+        "methods": methods_section(provenance, config, facts, env),
+        "settings": settings,
+    }
