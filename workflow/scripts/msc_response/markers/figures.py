@@ -80,10 +80,12 @@ def strip_plots(
         return
     ncols = min(ncols, len(genes))
     nrows = int(np.ceil(len(genes) / ncols))
-    width, height = 2.2 * ncols + 1.8, 2.15 * nrows + 0.8
+    # room above the first row for panel titles of more than one line
+    extra = 0.14 * max([title.count("\n") for title in titles.values()] + [0])
+    width, height = 2.2 * ncols + 1.8, 2.15 * nrows + 0.8 + extra
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
     fig.subplots_adjust(left=0.9 / width, right=1 - 1.6 / width, bottom=0.6 / height,
-                        top=1 - 0.6 / height, wspace=0.45, hspace=0.6)
+                        top=1 - (0.6 + extra) / height, wspace=0.45, hspace=0.6)
     position = pd.Categorical(groups.astype(str), categories=order).codes.astype(float)
     jitter = np.random.default_rng(0).uniform(-0.22, 0.22, len(position))
     if colour is not None:
@@ -111,7 +113,7 @@ def strip_plots(
     if colour is not None:
         handles = [matplotlib.patches.Patch(color=palette[h], label=h) for h in levels]
         fig.legend(handles=handles, title=colour.name, loc="upper left",
-                   bbox_to_anchor=(1 - 1.5 / width, 1 - 0.6 / height), fontsize=8,
+                   bbox_to_anchor=(1 - 1.5 / width, 1 - (0.6 + extra) / height), fontsize=8,
                    title_fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
     save(fig, path, tight=False)
@@ -375,7 +377,10 @@ def contrast_figures(
     else:
         values = normalised[found["gene_id"]]
         values.columns = found["symbol"].to_list()
-        titles = {s: f"{s}: {st}" for s, st in zip(found["symbol"], found["status"])}
+        titles = {
+            s: f"{s}: {st}\nAUROC " + ("NA (not tested)" if pd.isna(a) else f"{a:.2f}")
+            for s, st, a in zip(found["symbol"], found["status"], found["auroc"])
+        }
         strip_plots(values, groups, order, colour, titles, paths["strip_panel"],
                     f"Panel genes: {name} (normalised counts)")
 
