@@ -157,6 +157,28 @@ def test_marker_table_ranks_by_effect_size(rank_by):
     assert table.loc[0, "frac_expressed_reference"] == pytest.approx(1.0)
 
 
+def test_rank_by_auroc_orders_by_the_auroc_not_the_fold_change():
+    """Up genes whose AUROCs order them differently from their fold changes: the
+    largest fold change overlaps most between groups (the case that tells the two
+    rankings apart; with AUROCs all 1 or 0 it could not fail)."""
+    adata, de = _dataset()
+    rng = np.random.default_rng(9)
+    responders = (adata.obs["response"] == "responder").to_numpy()
+    # G00-G02: shifts 3, 2, 1 (log2) but noise 4, 1, 0.2: AUROC order G02 > G01 > G00
+    for gene, (shift, noise) in enumerate([(3.0, 4.0), (2.0, 1.0), (1.0, 0.2)]):
+        adata.layers["vst"][:, gene] = 7 + shift * responders + rng.normal(0, noise, adata.n_obs)
+        de.loc[gene, ["log2FoldChange", "log2FoldChange_shrunk"]] = [shift, shift]
+    de.loc[[3, 4], "padj"] = 0.8  # G03, G04: not candidates
+    samples = markers.contrast_samples(adata, CONTRAST)
+    by_auroc = markers.marker_table(de, samples, n_top=3, rank_by="auroc", **SETTINGS)
+    by_lfc = markers.marker_table(de, samples, n_top=3, rank_by="log2fc", **SETTINGS)
+    up_auroc = by_auroc[by_auroc["direction"] == "up"]
+    assert up_auroc["auroc"].is_monotonic_decreasing and up_auroc["auroc"].nunique() == 3
+    assert up_auroc["gene_id"].tolist()[0] != "G00"  # the noisy largest fold change falls
+    assert by_lfc.loc[by_lfc["direction"] == "up", "gene_id"].tolist()[0] == "G00"
+    assert up_auroc["auroc"].min() < 0.95  # AUROCs that are not all 1
+
+
 def test_marker_table_empty_is_header_only():
     adata, de = _dataset()
     de["padj"] = 0.9
