@@ -209,3 +209,45 @@ def test_stratified_folds_spread_each_class():
     assert sorted(np.bincount(folds[y == 0])) == [2, 2, 2, 2, 3]
     again = stratified_folds(y, 5, np.random.default_rng(0))
     np.testing.assert_array_equal(folds, again)
+
+
+def test_gene_selection_from_group_sums_equals_the_direct_computation():
+    """select_genes (covariates fitted on the outer training set without the label;
+    Welch t from group sums, inner sets by subtraction) picks the genes and features
+    that the plain per-set computation gives."""
+    from msc_response.markers.signature_cv import select_genes, stratified_folds
+
+    rng = np.random.default_rng(0)
+    n = 41
+    values = rng.normal(8, 1, (n, 600))
+    covariates = np.zeros((n, 3))
+    covariates[np.arange(n), rng.integers(0, 3, n)] = 1
+    y = (np.arange(n) % 4 != 0).astype(int)
+    values[:, :10] += 0.8 * y[:, None]
+    values -= values.mean(axis=0)
+    training = stratified_folds(y, 5, np.random.default_rng(1)) != 0
+    rows = np.flatnonzero(training)
+    inner = stratified_folds(y[rows], 3, np.random.default_rng(2))
+    outer, inner_sets = select_genes(values, covariates, y, training, inner, 3, 25)
+    centre = covariates[rows].mean(axis=0)
+    design = np.hstack([np.ones((len(rows), 1)), covariates[rows] - centre])
+    adjusted = values - (covariates - centre) @ (np.linalg.pinv(design)[1:] @ values[rows])
+
+    def direct(members):
+        a, labels = adjusted[members], y[members]
+        g1, g0 = a[labels == 1], a[labels == 0]
+        t = (g1.mean(0) - g0.mean(0)) / np.sqrt(g1.var(0, ddof=1) / len(g1) + g0.var(0, ddof=1) / len(g0))
+        genes = np.sort(np.lexsort((np.arange(len(t)), -np.abs(t)))[:25])
+        chosen = adjusted[:, genes]
+        return genes, (chosen - chosen[members].mean(0)) / chosen[members].std(0, ddof=1)
+
+    sets = [(training, outer)]
+    for j in range(3):
+        members = np.zeros(n, dtype=bool)
+        members[rows[inner != j]] = True
+        sets.append((members, inner_sets[j]))
+    for members, selected in sets:
+        genes, features = direct(members)
+        np.testing.assert_array_equal(selected.genes, genes)
+        np.testing.assert_allclose(selected.features, features, atol=1e-10)
+    assert len({tuple(s.genes) for _, s in sets}) > 1  # the inner sets choose differently

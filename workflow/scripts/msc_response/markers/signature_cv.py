@@ -4,15 +4,18 @@ once per label permutation.
 The permutation null is the whole procedure run again on permuted labels: the same
 repeats with the same fold seeds, the same inner tuning, the same statistic (the
 held-out AUROC averaged over repeats). That is ~100x the fits of the observed run
-alone, so the procedure is written for speed, with the same steps as before:
+alone, so the procedure is written for speed:
 
 - folds: `stratified_folds`, each class spread over the folds as evenly as possible
   in a seeded random order (as scikit-learn's `StratifiedKFold(shuffle=True)`
   does), without scikit-learn's per-call checks;
-- per training set, `select_genes`: covariates fitted without the label and removed
-  (`design.covariates.fit_covariates`), Welch t of every candidate gene from group
-  sums (two small matrix products instead of boolean indexing), the `max_genes`
-  largest |t| kept (ties: lower column), standardised with training means/SDs;
+- per outer training set, `select_genes`: covariates fitted without the label and
+  removed (as `design.covariates.fit_covariates`; the inner folds reuse that
+  label-free fit instead of refitting it), then for it and each inner training set
+  the Welch t of every candidate gene from group sums (matrix products of group
+  indicators; an inner set's sums are the outer set's minus its left-out fold's),
+  the `max_genes` largest |t| kept (ties: lower column), standardised with that
+  training set's means and SDs;
 - the L2-penalised logistic regressions of all training sets of one stage (every
   inner fold of every repeat, for every C of the grid; then every outer fold) are
   solved together by `l2_logistic`: Newton's method on the representer form
@@ -30,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 
 NEWTON_TOL = 1e-9
 DECREMENT_TOL = 1e-14
@@ -70,7 +72,6 @@ class Selected:
 
     genes: np.ndarray  # candidate columns, ascending
     features: np.ndarray  # samples x genes
-    coef: np.ndarray | None = None  # filled in after the classifier's fit
 
 
 def _welch_t(sums: np.ndarray, squares: np.ndarray, counts: np.ndarray) -> np.ndarray:
