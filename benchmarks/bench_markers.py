@@ -5,7 +5,8 @@ Times (wall and CPU of this process) the marker table + panel, the figures, the
 identity check and the signature with the default config, on the results of a run
 of the workflow (default: run the example cohort up to the DE table and the dataset
 in a temporary directory first). `--profile` prints the signature's cProfile top
-functions (where its time goes: scikit-learn's per-fit overhead, see signature.py).
+functions (where its time goes: gene selection and the batched L2 fits, see
+signature_cv.py).
 
     python3 benchmarks/bench_markers.py [--results DIR/results] [--profile]
 """

@@ -75,6 +75,38 @@ def test_planted_pathways_found_by_gsea_and_ora(example_run):
         assert (ora.loc[ora["term"] == pathway.term, "fdr"] < 0.05).any(), pathway.term
 
 
+def test_ora_pvalues_equal_the_hypergeometric_tail_on_the_annotated_universe(example_run):
+    """A few go_bp ORA terms of the example against scipy's hypergeometric tail,
+    computed from the run's DE table and the GMT alone: the universe is the tested
+    genes (a padj) that some GO BP set contains, the query the up (down) genes in it."""
+    import gzip
+
+    from scipy.stats import hypergeom
+
+    workdir, _ = example_run
+    gmt = {
+        fields[0]: set(fields[2:]) - {""}
+        for fields in (line.split("\t") for line in gzip.open(
+            ROOT / "resources/gene_sets/go_bp.gmt.gz", "rt").read().splitlines())
+    }
+    de = pd.read_csv(workdir / f"results/de/{CONTRAST}.tsv", sep="\t")
+    de = de.loc[de["padj"].notna()]
+    assert de["symbol"].is_unique  # the example: one gene per symbol
+    universe = set(de["symbol"]) & set().union(*gmt.values())
+    assert len(universe) < 0.85 * len(de)  # GO BP leaves many tested genes out
+    folder = workdir / "results/enrichment" / CONTRAST
+    for direction, called in (("up", de["log2FoldChange"] > 0), ("down", de["log2FoldChange"] < 0)):
+        query = set(de.loc[called & (de["padj"] < 0.05), "symbol"]) & universe
+        ora = pd.read_csv(folder / f"go_bp.ora_{direction}.tsv", sep="\t").set_index("term")
+        assert (ora["n_background"] == len(universe)).all() and (ora["n_query"] == len(query)).all()
+        for term in ora.index[:4]:
+            members = gmt[term] & universe
+            x = len(query & members)
+            assert (ora.loc[term, "overlap"], ora.loc[term, "size"]) == (x, len(members))
+            expected = hypergeom.sf(x - 1, len(universe), len(members), len(query))
+            assert ora.loc[term, "pvalue"] == pytest.approx(expected, rel=1e-6), term
+
+
 def test_tables_summary_and_figures(example_run):
     workdir, _ = example_run
     folder = workdir / "results/enrichment" / CONTRAST

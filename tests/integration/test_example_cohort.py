@@ -139,6 +139,15 @@ def test_panel_marks_the_published_responder_markers_up(example_run: Path):
     seeds = panel[panel["panel"] == "ALTANER2013_CLI_RESPONDER_UP"].set_index("symbol")
     assert seeds.index.tolist() == SEEDS
     assert (seeds["status"] == "up").all(), seeds[["status", "padj"]]
+    # genes DESeq2 did not test (the haematopoietic markers: low counts) have no AUROC
+    interval = ["auroc", "auroc_ci_low", "auroc_ci_high"]
+    untested = panel["status"].isin(["low counts", "not in data"])
+    assert {"CD34", "PTPRC"} <= set(panel.loc[untested, "symbol"])
+    assert panel.loc[untested, interval].isna().all().all()
+    assert panel.loc[~untested, interval].notna().all().all()
+    # a complete separation in the marker table still has an interval, not a point
+    table = pd.read_csv(example_run / "results/markers/responder_vs_non_responder/markers.tsv", sep="\t")
+    assert (table["auroc_ci_high"] - table["auroc_ci_low"] > 0.1).all()
 
 
 def test_identity_check_passes_every_example_sample(example_run: Path):

@@ -100,6 +100,9 @@ def test_marker_table_and_panel(marker_run):
     assert (up["log2FoldChange_shrunk"].diff().dropna() <= 0).all()  # ranked by effect size
     panel = read(workdir, f"{CONTRAST}/panel.tsv")
     assert set(panel["status"]) <= {"up", "down", "not significant", "low counts", "not in data"}
+    untested = panel["status"].isin(["low counts", "not in data"])
+    assert panel.loc[untested, ["auroc", "auroc_ci_low", "auroc_ci_high"]].isna().all().all()
+    assert panel.loc[~untested, "auroc"].notna().all()
     responders = panel[panel["panel"] == "ALTANER2013_CLI_RESPONDER_UP"].set_index("symbol")
     assert (responders.loc[SEEDS, "status"] == "up").all(), responders["status"]
     # ISCT markers are MSC-like in every sample but one: not different between groups

@@ -19,7 +19,7 @@ import yaml
 
 from msc_response.common.provenance import without_time_stamp
 
-from .conftest import ROOT, result_tables, run_snakemake
+from .conftest import ROOT, hash_seed_env, result_tables, run_snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def start_snakemake(workdir, config, output):
     # A session of its own: the kill reaches snakemake and every job it started.
     return subprocess.Popen(
         command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT,
+        env=hash_seed_env(), cwd=ROOT,
     )
 
 

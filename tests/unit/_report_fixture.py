@@ -474,8 +474,8 @@ def write_results(root: Path, empty: bool = False) -> dict:
                 [
                     {
                         "auroc_mean": 0.78,
-                        "auroc_ci_low": 0.61,
-                        "auroc_ci_high": 0.93,
+                        "auroc_ci_low": 0.5,  # the sampling interval
+                        "auroc_ci_high": 1.0,
                         "null_auroc_mean": 0.5,
                         "n_test": 8,
                         "n_reference": 4,
@@ -483,12 +483,12 @@ def write_results(root: Path, empty: bool = False) -> dict:
                         "note": "",
                         # beyond the contract: what the signature stage also writes
                         "null_auroc_q95": 0.66,
-                        "p_value": 1 / 21,
-                        "permutations": 20,
+                        "p_value": 1 / 100,
+                        "permutations": 99,
                         "repeats": 10,
                         "outer_folds": 5,
-                        "auroc_sampling_ci_low": 0.5,
-                        "auroc_sampling_ci_high": 1.0,
+                        "cv_repeat_range_low": 0.61,
+                        "cv_repeat_range_high": 0.93,
                     }
                 ]
             )

@@ -178,7 +178,8 @@ def test_ora_matches_the_hypergeometric_test():
     )
     matched = match_sets(collection, set(universe), 5, 50)
     query = ["G15", "G3", "G12", "G30", "G61"]  # order kept in the gene column
-    table = run_ora(query, universe, matched).set_index("term")
+    # a query gene outside the universe is cut (and not counted in n_query)
+    table = run_ora(query[:3] + ["X1"] + query[3:], universe, matched).set_index("term")
     assert list(table.index) == ["A", "B", "C"]  # D has no query gene: no row
     assert table.loc["A", "genes"] == "G15;G3;G12"
     assert table.loc["A", "overlap"] == 3 and table.loc["A", "size"] == 20
@@ -245,7 +246,10 @@ def test_enrich_tables_sets_and_planted_terms(de_table, tested, small_collection
     # every 500th gene had its Ensembl ID as symbol; the fallback table knows them all
     assert sets["symbols_from_fallback"] == (de_table["symbol"] == de_table["gene_id"]).sum() > 0
     lists = ora_lists(tested, 0.05, 0.0)
-    assert set(result.ora_up["n_query"]) == {len(lists["up"])}
+    annotated = [gene for gene in lists["up"] if gene in small_collection.genes]
+    assert 0 < len(annotated) < len(lists["up"])  # the query is cut to annotated genes
+    assert set(result.ora_up["n_query"]) == {len(annotated)}
+    assert set(result.ora_up["n_background"]) == {sets["gmt_genes_tested"]}
 
 
 def test_enrich_stops_on_poor_overlap_or_no_usable_set(tested):
@@ -266,3 +270,43 @@ def test_enrich_stops_on_poor_overlap_or_no_usable_set(tested):
     tiny = Collection("tiny", Path("tiny.gmt"), {"S": GeneSet("S", "", ("IL6", "TNF"), 1)}, "0", 0)
     with pytest.raises(InputError, match="none of its 1 sets has between min_size 15"):
         enrich(tested, tiny, 15, 500, EnrichmentSettings(min_overlap=0))
+
+
+def _gmt_sets(path: Path) -> dict[str, set[str]]:
+    """The GMT read with nothing but gzip and split: set name -> genes."""
+    import gzip
+
+    sets = {}
+    for line in gzip.open(path, "rt").read().splitlines():
+        fields = line.split("\t")
+        sets[fields[0]] = set(fields[2:]) - {""}
+    return sets
+
+
+def test_ora_background_is_the_tested_genes_the_collection_annotates(de_table, small_collection):
+    """ORA p-values of a few terms equal scipy's hypergeometric tail computed from the
+    DE table and the GMT alone: universe = tested genes in any set of the collection,
+    query = up (down) genes in that universe."""
+    gmt = {name: genes for name, genes in _gmt_sets(GENE_SETS / "go_bp.gmt.gz").items()
+           if name in small_collection.sets}
+    annotated = set().union(*gmt.values())
+    symbols = pd.read_csv(GENE_SETS / "human_genes.tsv.gz", sep="\t", dtype=str).set_index(
+        "gene_id")["symbol"]
+    table = de_table.assign(symbol=de_table["gene_id"].map(symbols).fillna(de_table["symbol"]))
+    table = table.loc[table["padj"].notna()]
+    universe = set(table["symbol"]) & annotated
+    assert 0 < len(universe) < 0.5 * table["symbol"].nunique()  # the collection leaves most out
+    result = enrich(ranked_genes(de_table, "stat", symbols), small_collection, 15, 500,
+                    EnrichmentSettings(threads=2))
+    for direction, sign in (("up", 1), ("down", -1)):
+        called = table.loc[(table["padj"] < 0.05) & (np.sign(table["log2FoldChange"]) == sign)]
+        query = set(called["symbol"]) & universe
+        ora = getattr(result, f"ora_{direction}").set_index("term")
+        assert len(ora) >= 3
+        assert (ora["n_background"] == len(universe)).all() and (ora["n_query"] == len(query)).all()
+        for term in ora.index[:3].tolist() + ora.index[-2:].tolist():
+            members = gmt[term] & universe
+            hits = query & members
+            expected = hypergeom.sf(len(hits) - 1, len(universe), len(members), len(query))
+            assert ora.loc[term, "overlap"] == len(hits) and ora.loc[term, "size"] == len(members)
+            assert ora.loc[term, "pvalue"] == pytest.approx(expected, rel=1e-9), (direction, term)

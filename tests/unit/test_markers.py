@@ -93,21 +93,6 @@ def test_auroc_matches_scikit_learn_with_ties():
     np.testing.assert_allclose(markers.auroc(values, is_test), expected)
 
 
-def test_bootstrap_interval_is_seeded_and_covers_the_estimate():
-    rng = np.random.default_rng(4)
-    is_test = np.arange(40) % 4 != 0
-    values = rng.normal(size=(40, 5)) + np.outer(is_test, [0, 0.5, 1, 2, 4])
-    low, high = markers.bootstrap_auroc_ci(values, is_test, 500, seed=7)
-    again = markers.bootstrap_auroc_ci(values, is_test, 500, seed=7)
-    np.testing.assert_array_equal(low, again[0])
-    point = markers.auroc(values, is_test)
-    assert (low <= point).all() and (point <= high).all()
-    assert high[-1] - low[-1] < high[0] - low[0]  # a clear marker has a narrow interval
-    # one gene's interval does not depend on which other genes are asked for
-    alone = markers.bootstrap_auroc_ci(values[:, [2]], is_test, 500, seed=7)
-    assert alone[0][0] == low[2] and alone[1][0] == high[2]
-
-
 # ---------------------------------------------------------------- marker table and panel
 
 
@@ -172,6 +157,28 @@ def test_marker_table_ranks_by_effect_size(rank_by):
     assert table.loc[0, "frac_expressed_reference"] == pytest.approx(1.0)
 
 
+def test_rank_by_auroc_orders_by_the_auroc_not_the_fold_change():
+    """Up genes whose AUROCs order them differently from their fold changes: the
+    largest fold change overlaps most between groups (the case that tells the two
+    rankings apart; with AUROCs all 1 or 0 it could not fail)."""
+    adata, de = _dataset()
+    rng = np.random.default_rng(9)
+    responders = (adata.obs["response"] == "responder").to_numpy()
+    # G00-G02: shifts 3, 2, 1 (log2) but noise 4, 1, 0.2: AUROC order G02 > G01 > G00
+    for gene, (shift, noise) in enumerate([(3.0, 4.0), (2.0, 1.0), (1.0, 0.2)]):
+        adata.layers["vst"][:, gene] = 7 + shift * responders + rng.normal(0, noise, adata.n_obs)
+        de.loc[gene, ["log2FoldChange", "log2FoldChange_shrunk"]] = [shift, shift]
+    de.loc[[3, 4], "padj"] = 0.8  # G03, G04: not candidates
+    samples = markers.contrast_samples(adata, CONTRAST)
+    by_auroc = markers.marker_table(de, samples, n_top=3, rank_by="auroc", **SETTINGS)
+    by_lfc = markers.marker_table(de, samples, n_top=3, rank_by="log2fc", **SETTINGS)
+    up_auroc = by_auroc[by_auroc["direction"] == "up"]
+    assert up_auroc["auroc"].is_monotonic_decreasing and up_auroc["auroc"].nunique() == 3
+    assert up_auroc["gene_id"].tolist()[0] != "G00"  # the noisy largest fold change falls
+    assert by_lfc.loc[by_lfc["direction"] == "up", "gene_id"].tolist()[0] == "G00"
+    assert up_auroc["auroc"].min() < 0.95  # AUROCs that are not all 1
+
+
 def test_marker_table_empty_is_header_only():
     adata, de = _dataset()
     de["padj"] = 0.9
@@ -194,6 +201,47 @@ def test_panel_statuses():
     assert "Cook" in table.loc[3, "note"]
     assert set(table["status"]) <= set(markers.PANEL_STATUSES)
     assert pd.isna(table.loc[5, "gene_id"]) and pd.isna(table.loc[5, "auroc"])
+
+
+def test_panel_genes_not_tested_get_no_auroc(tmp_path, monkeypatch):
+    """A `low counts` gene (pre-filtered or independently filtered) and an absent one
+    have NA AUROC and interval, whatever their counts; tested genes keep theirs; the
+    panel strip plot titles them 'AUROC NA'."""
+    from msc_response.markers import figures as marker_plots
+
+    adata, de = _dataset()
+    de.loc[1, ["padj", "status"]] = [np.nan, "independent_filtering"]  # a strong gene, filtered
+    panel = {"mine": ["S00", "S01", "S20", "S59", "NOPE"]}
+    samples = markers.contrast_samples(adata, CONTRAST)
+    table = markers.panel_table(de, samples, panel, alpha=0.05, expressed_min_count=10,
+                                n_boot=50, seed=1)
+    assert table["status"].tolist() == ["up", "low counts", "not significant", "low counts",
+                                        "not in data"]
+    untested = table.loc[[1, 3, 4], ["auroc", "auroc_ci_low", "auroc_ci_high"]]
+    assert untested.isna().all().all()
+    tested = table.loc[[0, 2], ["auroc", "auroc_ci_low", "auroc_ci_high"]]
+    assert tested.notna().all().all() and table.loc[0, "auroc"] > 0.9
+    assert table.loc[1, "mean_test"] > 0  # descriptive means stay
+    assert "no AUROC" in table.loc[1, "note"] and "no AUROC" in table.loc[3, "note"]
+    drawn = {}
+    real = marker_plots.strip_plots
+
+    def capture(values, groups, order, colour, titles, path, title, **kwargs):
+        if "Panel" in title:
+            drawn.update(titles)
+        real(values, groups, order, colour, titles, path, title, **kwargs)
+
+    monkeypatch.setattr(marker_plots, "strip_plots", capture)
+    paths = {name: tmp_path / f"{name}.png" for name in
+             ["strip_top", "strip_panel", "heatmap", "panel_dotplot", "volcano_panel"]}
+    de["pvalue"] = de["padj"] / 10
+    marker_plots.contrast_figures(
+        de, pd.DataFrame(columns=markers.MARKER_COLUMNS), table, panel, samples, name="c",
+        alpha=0.05, n_strip=4, heatmap_genes=6, colour_by="source", expressed_min_count=10,
+        paths=paths,
+    )
+    assert drawn["S01"].endswith("AUROC NA (not tested)") and drawn["S59"].endswith("NA (not tested)")
+    assert drawn["S00"].endswith(f"AUROC {table.loc[0, 'auroc']:.2f}")
 
 
 def test_panel_from_gmt_and_config():

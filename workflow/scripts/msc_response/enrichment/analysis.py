@@ -9,7 +9,10 @@
   (11.6 of its 16.5 s and most of its memory on GO BP); leading edges come from the
   hit positions (`running_score_vertices`).
 - ORA: `gseapy.enrich` (hypergeometric test) on the up- and on the down-regulated
-  genes, with the tested genes as the background list.
+  genes, against the tested genes that the collection annotates (in any of its sets)
+  as the background, the query cut to the same genes (as clusterProfiler, goseq and
+  topGO do): a tested gene that no set of the collection contains could never be a
+  hit, and counting it in the universe and the query makes every p-value too small.
 - Redundancy: significant terms whose leading edges (GSEA) or overlap genes (ORA) are
   largely shared form a group with one representative (`group_redundant`).
 
@@ -276,13 +279,17 @@ def ora_lists(tested: RankedGenes, padj: float, min_abs_log2fc: float) -> dict[s
 
 def run_ora(query: list[str], universe: list[str], sets: MatchedSets) -> pd.DataFrame:
     """Over-representation (gseapy.enrich, hypergeometric test) of `query` among the
-    matched sets, against `universe` (the tested genes) as background.
+    matched sets, against `universe` as background (`enrich` passes the tested genes
+    annotated in the collection, `annotated_universe`). The query is cut to the
+    universe first; `n_query` and `n_background` count the genes after the cut.
 
     Rows: the sets with at least one query gene, sorted by p-value then term. The FDR
     is Benjamini-Hochberg over every set tested (a set without query genes has p = 1),
     not only over the sets with a hit as in Enrichr. Overlap genes are listed in the
     order of `query`.
     """
+    in_universe = set(universe)
+    query = [gene for gene in query if gene in in_universe]
     if not query or not sets.genes:
         return pd.DataFrame(columns=ORA_COLUMNS[:-2])
     import gseapy
@@ -318,6 +325,13 @@ def run_ora(query: list[str], universe: list[str], sets: MatchedSets) -> pd.Data
     table["n_query"] = len(query)
     table["n_background"] = len(universe)
     return _sort(table)[ORA_COLUMNS[:-2]]
+
+
+def annotated_universe(tested: RankedGenes, collection: Collection) -> list[str]:
+    """ORA's background: the tested genes that at least one set of the collection
+    contains (before the size bounds), in ranking order."""
+    annotated = collection.genes
+    return [gene for gene in tested.table["symbol"] if gene in annotated]
 
 
 # ------------------------------------------------------------------ redundancy
@@ -429,7 +443,7 @@ def enrich(
             f"Change enrichment.collections.{collection.name}.min_size/max_size."
         )
     lists = ora_lists(tested, settings.ora_padj, settings.ora_min_abs_log2fc)
-    universe = tested.table["symbol"].tolist()
+    universe = annotated_universe(tested, collection)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # ORA (Python) runs while the GSEA threads run in Rust without the GIL.
         ora = pool.submit(lambda: {d: run_ora(q, universe, sets) for d, q in lists.items()})

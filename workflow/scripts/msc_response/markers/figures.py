@@ -80,10 +80,12 @@ def strip_plots(
         return
     ncols = min(ncols, len(genes))
     nrows = int(np.ceil(len(genes) / ncols))
-    width, height = 2.2 * ncols + 1.8, 2.15 * nrows + 0.8
+    # room above the first row for panel titles of more than one line
+    extra = 0.14 * max([title.count("\n") for title in titles.values()] + [0])
+    width, height = 2.2 * ncols + 1.8, 2.15 * nrows + 0.8 + extra
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
     fig.subplots_adjust(left=0.9 / width, right=1 - 1.6 / width, bottom=0.6 / height,
-                        top=1 - 0.6 / height, wspace=0.45, hspace=0.6)
+                        top=1 - (0.6 + extra) / height, wspace=0.45, hspace=0.6)
     position = pd.Categorical(groups.astype(str), categories=order).codes.astype(float)
     jitter = np.random.default_rng(0).uniform(-0.22, 0.22, len(position))
     if colour is not None:
@@ -111,7 +113,7 @@ def strip_plots(
     if colour is not None:
         handles = [matplotlib.patches.Patch(color=palette[h], label=h) for h in levels]
         fig.legend(handles=handles, title=colour.name, loc="upper left",
-                   bbox_to_anchor=(1 - 1.5 / width, 1 - 0.6 / height), fontsize=8,
+                   bbox_to_anchor=(1 - 1.5 / width, 1 - (0.6 + extra) / height), fontsize=8,
                    title_fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
     save(fig, path, tight=False)
@@ -268,8 +270,11 @@ def volcano_panel(de: pd.DataFrame, panel_rows: pd.DataFrame, alpha: float, path
 
 
 def signature_roc(result, path, title: str) -> None:
-    """Left: held-out ROC curves of every repeat (blue) and of every label
-    permutation (grey). Right: their AUROCs side by side."""
+    """Left: held-out ROC curves of every repeat (blue) and of the first repeat of
+    every label permutation (grey). Right: the AUROC of each repeat and the null
+    statistic of each permutation (its AUROC averaged over the same repeats, what
+    the p-value compares the observed mean with); the black diamond is the observed
+    mean with its 95% interval (`auroc_ci_low/high`)."""
     from sklearn.metrics import roc_curve
 
     perf = result.performance.iloc[0]
@@ -286,7 +291,8 @@ def signature_roc(result, path, title: str) -> None:
         left.plot(fpr, tpr, color="#1f5fa8", lw=1.0, alpha=0.7)
     left.plot([0, 1], [0, 1], ls="--", color="black", lw=0.8)
     left.plot([], [], color="#1f5fa8", label=f"repeats (n={len(result.repeats)})")
-    left.plot([], [], color="#999999", label=f"permuted labels (n={len(result.null)})")
+    left.plot([], [], color="#999999",
+              label=f"permuted labels (n={len(result.null)}, first repeat each)")
     left.set_xlabel("false positive rate (1 - specificity)")
     left.set_ylabel("true positive rate (sensitivity)")
     left.set_title("Held-out ROC curves (nested CV)", fontsize=10)
@@ -301,19 +307,20 @@ def signature_roc(result, path, title: str) -> None:
     ]):
         right.scatter(position + jitter.uniform(-0.2, 0.2, len(aurocs)), aurocs, s=25,
                       color=colour, linewidths=0)
-    right.set_xticks([0, 1], ["observed", "permuted"])
+    right.set_xticks([0, 1], ["observed\n(each repeat)", "permuted\n(mean over repeats)"])
     right.set_xlim(-0.5, 1.5)
     right.set_ylabel("AUROC")
     right.axhline(0.5, ls="--", color="black", lw=0.8)
     right.errorbar([0], [perf["auroc_mean"]],
-                   yerr=[[perf["auroc_mean"] - perf["auroc_sampling_ci_low"]],
-                         [perf["auroc_sampling_ci_high"] - perf["auroc_mean"]]],
+                   yerr=[[perf["auroc_mean"] - perf["auroc_ci_low"]],
+                         [perf["auroc_ci_high"] - perf["auroc_mean"]]],
                    fmt="D", color="black", capsize=4, markersize=5, zorder=5)
     right.set_ylim(-0.02, 1.02)
     right.set_xlabel("")
     right.set_title(
         f"AUROC {perf['auroc_mean']:.2f} (null {perf['null_auroc_mean']:.2f}, p {perf['p_value']:.2g})\n"
-        f"black: mean, conservative 95% interval from the group sizes", fontsize=9)
+        f"black: mean over repeats, 95% interval (conservative, from the group sizes)",
+        fontsize=9)
     fig.suptitle(title, fontsize=11)
     fig.text(0.5, -0.06, textwrap.fill(perf["note"], 150), ha="center", va="top", fontsize=7.5)
     fig.tight_layout()
@@ -375,7 +382,10 @@ def contrast_figures(
     else:
         values = normalised[found["gene_id"]]
         values.columns = found["symbol"].to_list()
-        titles = {s: f"{s}: {st}" for s, st in zip(found["symbol"], found["status"])}
+        titles = {
+            s: f"{s}: {st}\nAUROC " + ("NA (not tested)" if pd.isna(a) else f"{a:.2f}")
+            for s, st, a in zip(found["symbol"], found["status"], found["auroc"])
+        }
         strip_plots(values, groups, order, colour, titles, paths["strip_panel"],
                     f"Panel genes: {name} (normalised counts)")
 

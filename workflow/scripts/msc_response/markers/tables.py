@@ -4,7 +4,8 @@ Everything here reads what earlier stages wrote (the DE table of a contrast and
 `results/dataset.h5ad`); nothing re-tests differential expression. The per-gene
 effect size a clinician can read is the AUROC: the probability that a random test
 sample (e.g. a responder) has a higher covariate-adjusted expression than a random
-reference sample, with a stratified bootstrap 95% interval.
+reference sample, with a 95% interval that accounts for the adjustment
+(`markers.auroc`). Panel genes DESeq2 did not test (`low counts`) get no AUROC.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import numpy as np
 import pandas as pd
 
 from msc_response.common.errors import InputError
-from msc_response.design.covariates import remove_covariates
+from msc_response.design.covariates import DesignParts, design_parts, remove_covariates
+from msc_response.markers.auroc import auroc, auroc_interval
+
+__all__ = ["auroc"]  # re-exported: the signature scores its folds with it
 
 if TYPE_CHECKING:  # the config check at parse time must not pay for importing anndata
     import anndata as ad
@@ -37,6 +41,9 @@ PANEL_COLUMNS = [
 PANEL_STATUSES = ("up", "down", "not significant", "low counts", "not in data")
 # The DE table's numbers a panel row carries.
 DE_NUMBERS = ["baseMean", "log2FoldChange", "log2FoldChange_shrunk", "padj"]
+# Panel statuses of genes DESeq2 did not test: no AUROC or interval for them.
+UNTESTED_STATUSES = ("low counts", "not in data")
+AUROC_COLUMNS = ["auroc", "auroc_ci_low", "auroc_ci_high"]
 # DE statuses whose missing padj means "too few reads to test".
 LOW_COUNT_STATUSES = ("low_counts", "independent_filtering")
 
@@ -62,6 +69,10 @@ class ContrastSamples:
     def n_reference(self) -> int:
         return int((~self.is_test).sum())
 
+    def design_parts(self) -> DesignParts:
+        """The design's columns of the contrast's variable and of the covariates."""
+        return design_parts(self.adata.obs, self.adata.uns["design"], self.variable)
+
     def adjusted_vst(self) -> np.ndarray:
         """VST with the design's covariate terms removed, the contrast's kept."""
         return remove_covariates(
@@ -80,54 +91,6 @@ def contrast_samples(adata: ad.AnnData, contrast: dict) -> ContrastSamples:
     view = adata[keep].copy()
     view.uns["design"] = adata.uns["design"]
     return ContrastSamples(view, (levels[keep] == test).to_numpy(), variable, test, reference)
-
-
-# ---------------------------------------------------------------- AUROC
-
-
-def auroc(values: np.ndarray, is_test: np.ndarray) -> np.ndarray:
-    """AUROC of test vs reference for each column of `values` (samples x genes):
-    the Mann-Whitney U over n_test * n_reference, ties counted one half."""
-    from scipy.stats import rankdata
-
-    values = np.asarray(values, dtype=float)
-    n1, n0 = int(is_test.sum()), int((~is_test).sum())
-    if n1 == 0 or n0 == 0:
-        return np.full(values.shape[1], np.nan)
-    ranks = rankdata(values, axis=0)
-    u = ranks[is_test].sum(axis=0) - n1 * (n1 + 1) / 2
-    return u / (n1 * n0)
-
-
-def bootstrap_auroc_ci(
-    values: np.ndarray, is_test: np.ndarray, n_boot: int, seed: int, level: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval of the AUROC per gene, resampling samples with
-    replacement within each group (group sizes fixed).
-
-    Exact and fast: the AUROC is the mean of pairwise comparisons, so a resample's
-    AUROC is that mean weighted by how often each test and reference sample was
-    drawn. The same resamples serve every gene, so a gene's interval does not depend
-    on which other genes are asked for.
-    """
-    values = np.asarray(values, dtype=float)
-    test, reference = values[is_test], values[~is_test]
-    n1, n0, genes = len(test), len(reference), values.shape[1]
-    if n1 == 0 or n0 == 0 or genes == 0 or n_boot == 0:
-        empty = np.full(genes, np.nan)
-        return empty, empty.copy()
-    rng = np.random.default_rng(seed)
-    w1 = np.stack([np.bincount(rng.integers(0, n1, n1), minlength=n1) for _ in range(n_boot)])
-    w0 = np.stack([np.bincount(rng.integers(0, n0, n0), minlength=n0) for _ in range(n_boot)])
-    low, high = np.empty(genes), np.empty(genes)
-    tail = (1 - level) / 2 * 100
-    for start in range(0, genes, 256):  # bounded memory for long gene lists
-        block = slice(start, start + 256)
-        diff = test[:, None, block] - reference[None, :, block]
-        pairs = (diff > 0) + 0.5 * (diff == 0)  # n1 x n0 x genes
-        boot = np.einsum("bi,ijg,bj->bg", w1, pairs, w0, optimize=True) / (n1 * n0)
-        low[block], high[block] = np.percentile(boot, [tail, 100 - tail], axis=0)
-    return low, high
 
 
 # ---------------------------------------------------------------- per-gene summaries
@@ -154,21 +117,27 @@ def group_summary(
     adjusted: np.ndarray,
     n_boot: int,
     seed: int,
+    parts: DesignParts | None = None,
 ) -> pd.DataFrame:
     """Group means of normalised counts, fraction of samples expressing (normalised
-    count >= `expressed_min_count`), AUROC and its bootstrap CI, per gene ID."""
+    count >= `expressed_min_count`), AUROC on the `adjusted` values and its interval
+    (`markers.auroc.auroc_interval`: the adjustment refitted in each bootstrap
+    resample of the VST, widened to Newcombe's score interval), per gene ID."""
     positions = _gene_positions(samples.adata, gene_ids)
     normalised = np.asarray(samples.adata.layers["normalised"], dtype=float)[:, positions]
     values = adjusted[:, positions]
     t, r = samples.is_test, ~samples.is_test
-    low, high = bootstrap_auroc_ci(values, t, n_boot, seed)
+    point = auroc(values, t)
+    parts = samples.design_parts() if parts is None else parts
+    vst = np.asarray(samples.adata.layers["vst"], dtype=float)[:, positions]
+    low, high = auroc_interval(vst, t, parts.kept, parts.covariates, point, n_boot, seed)
     return pd.DataFrame(
         {
             "mean_test": normalised[t].mean(axis=0) if t.any() else np.nan,
             "mean_reference": normalised[r].mean(axis=0) if r.any() else np.nan,
             "frac_expressed_test": (normalised[t] >= expressed_min_count).mean(axis=0),
             "frac_expressed_reference": (normalised[r] >= expressed_min_count).mean(axis=0),
-            "auroc": auroc(values, t),
+            "auroc": point,
             "auroc_ci_low": low,
             "auroc_ci_high": high,
         },
@@ -292,7 +261,10 @@ def panel_table(
     `up`/`down`: padj < alpha (the DE calls; no fold-change threshold);
     `low counts`: not tested for too few reads; `not in data`: no gene with this
     symbol. The marker table's own thresholds do not apply here: the panel says
-    whether the published markers hold in this cohort.
+    whether the published markers hold in this cohort. Genes DESeq2 did not test
+    (`low counts`, `not in data`) get no AUROC and no interval (NA): on mostly zero
+    counts the covariate adjustment orders the tied zeros by each sample's
+    covariates, which makes an AUROC out of nothing.
     """
     lookup = _symbol_lookup(de, [s for symbols in panel.values() for s in symbols])
     rows = []
@@ -323,7 +295,13 @@ def panel_table(
         )
         table = table.join(summary.drop(columns=["frac_expressed_test", "frac_expressed_reference"]),
                            on="gene_id")
-    return table.reindex(columns=PANEL_COLUMNS)
+    table = table.reindex(columns=PANEL_COLUMNS)
+    untested = table["status"].isin(UNTESTED_STATUSES)
+    table.loc[untested, AUROC_COLUMNS] = np.nan
+    table.loc[table["status"] == "low counts", "note"] = table["note"].where(
+        table["note"] == "", table["note"] + "; "
+    ) + "not tested: no AUROC"
+    return table
 
 
 # ---------------------------------------------------------------- MSC identity

@@ -37,6 +37,9 @@ CITATIONS = {
     "(2016, revised 2021). Fast gene set enrichment analysis. bioRxiv 060012. doi:10.1101/060012",
     "go": "The Gene Ontology Consortium (2023). The Gene Ontology knowledgebase in 2023. "
     "Genetics 224:iyad031. doi:10.1093/genetics/iyad031",
+    "newcombe": "Newcombe RG (2006). Confidence intervals for an effect size measure based "
+    "on the Mann-Whitney statistic. Part 2: asymptotic methods and evaluation. Statistics in "
+    "Medicine 25:559-573. doi:10.1002/sim.2324",
     "snakemake": "Mölder F, Jablonski KP, Letcher B, et al. (2021). Sustainable data analysis "
     "with Snakemake. F1000Research 10:33. doi:10.12688/f1000research.29032.2",
     "scanpy": "Wolf FA, Angerer P, Theis FJ (2018). SCANPY: large-scale single-cell gene "
