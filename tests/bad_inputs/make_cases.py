@@ -92,6 +92,25 @@ def gz(text: str) -> bytes:
     return gzip.compress(text.encode(), mtime=0)
 
 
+def cells_h5ad(**kwargs) -> bytes:
+    """The base counts as single cells (raw counts in layers['counts'], log data in X),
+    as the bytes of an .h5ad file."""
+    import sys
+    import tempfile
+
+    import pandas as pd
+
+    sys.path.insert(0, str(HERE.parents[1] / "workflow" / "scripts"))
+    from msc_response.example.single_cell import cells_from_counts
+
+    counts = pd.DataFrame(base_counts(), index=GENES, columns=SAMPLES)
+    cells = cells_from_counts(counts, cells_per_sample=(20, 30), seed=4, **kwargs)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cells.h5ad"
+        cells.write_h5ad(path)
+        return path.read_bytes()
+
+
 def build() -> dict:
     c = {}
     counts = base_counts()
@@ -264,6 +283,22 @@ def build() -> dict:
         "check_inputs", "Estimated (fractional) counts, e.g. from salmon without rounding.",
         ["sample 'MSC02': the count 12.5 is not a whole number", "not normalised values, TPM"],
         files={"counts.tsv": with_cell(6, 1, "12.5")})
+    c["single_cell_log_data"] = case(
+        "check_inputs", "Single cells whose chosen matrix (.X) holds log-normalised values.",
+        [".X holds the value", "is not a whole number", "layers['counts']"],
+        files={"cells.h5ad": cells_h5ad(sample_column="donor")},
+        config={"counts": "cells.h5ad", "single_cell": {"layer": None, "sample_column": "donor"}})
+    c["single_cell_sample_column_missing"] = case(
+        "check_inputs", "Single cells without the obs column that names their sample.",
+        ["has no obs column 'patient'", "its obs columns: 'donor', 'population'"],
+        files={"cells.h5ad": cells_h5ad(sample_column="donor")},
+        config={"counts": "cells.h5ad",
+                "single_cell": {"layer": "counts", "sample_column": "patient"}})
+    c["single_cell_without_block"] = case(
+        "check_inputs", "A cells .h5ad given as counts without the single_cell block.",
+        ["is an HDF5 file (.h5/.h5ad), not a text table", "add a 'single_cell:' block"],
+        files={"cells.h5ad": cells_h5ad(sample_column="sample")},
+        config={"counts": "cells.h5ad"})
     c["counts_non_numeric"] = case(
         "check_inputs", "A cell that is not a number.",
         ["gene 'ENSG00000000010' (row 11), sample 'MSC07': '12a' is not a number"],

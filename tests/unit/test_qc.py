@@ -14,7 +14,7 @@ import yaml
 
 from msc_response.de.engines import dataset_class, make_inference
 from msc_response.design.formula import design_variables
-from msc_response.inputs.dataset import to_anndata
+from msc_response.inputs.carrier import to_anndata
 from msc_response.qc import figures as plots
 from msc_response.qc import samples as qc
 from msc_response.qc.normalisation import normalise

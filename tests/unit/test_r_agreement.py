@@ -71,7 +71,7 @@ def test_vst_matches_r_vst(tmp_path):
 
     from msc_response.de.engines import dataset_class, make_inference
     from msc_response.de.r_reference import write_counts_tsv
-    from msc_response.inputs.dataset import to_anndata
+    from msc_response.inputs.carrier import to_anndata
     from msc_response.qc.normalisation import normalise
 
     from ._deseq_cases import pasilla

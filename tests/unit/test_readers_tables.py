@@ -161,7 +161,7 @@ def test_tables_written_in_parallel_are_the_same_bytes(tmp_path):
 def test_written_files_honour_the_umask(tmp_path, umask, mode):
     import anndata as ad
 
-    from msc_response.inputs.dataset import write_h5ad
+    from msc_response.inputs.carrier import write_h5ad
 
     old = os.umask(umask)
     try:

@@ -1,7 +1,8 @@
 """Read counts, sample sheet and annotation, check them, write the checked AnnData."""
 
 from msc_response.common.scripting import run
-from msc_response.inputs.dataset import InputSpec, load_checked_inputs, write_h5ad
+from msc_response.inputs.carrier import write_h5ad
+from msc_response.inputs.dataset import InputSpec, load_checked_inputs
 
 
 def main(snakemake):

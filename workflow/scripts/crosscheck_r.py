@@ -12,7 +12,7 @@ from msc_response.de.fit import DESettings
 from msc_response.de.r_reference import run_r_deseq2
 from msc_response.design.contrasts import order_reference_first, parse_contrasts
 from msc_response.design.formula import design_variables
-from msc_response.inputs.dataset import counts_frame
+from msc_response.inputs.carrier import counts_frame
 
 
 def main(snakemake):

@@ -5,7 +5,7 @@ import anndata as ad
 from msc_response.common.scripting import run
 from msc_response.de.fit import DESettings, fit_for_contrasts
 from msc_response.de.fit_file import save_fit
-from msc_response.inputs.dataset import counts_frame
+from msc_response.inputs.carrier import counts_frame
 
 
 def main(snakemake):

@@ -6,7 +6,7 @@ import pandas as pd
 from msc_response.common.scripting import run
 from msc_response.common.tables import write_table, write_tables
 from msc_response.de.engines import dataset_class, make_inference
-from msc_response.inputs.dataset import write_h5ad
+from msc_response.inputs.carrier import write_h5ad
 from msc_response.qc.normalisation import normalise
 
 

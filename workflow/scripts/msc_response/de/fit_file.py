@@ -68,7 +68,7 @@ def save_fit(fit: DesignFit, path, counts: pd.DataFrame) -> None:
     """
     import anndata as ad
 
-    from msc_response.inputs.dataset import write_h5ad
+    from msc_response.inputs.carrier import write_h5ad
 
     _check_writable(fit, counts)
     model, genes = fit.model, fit.genes

@@ -1,11 +1,6 @@
-"""Read and check the inputs once, and carry them as an AnnData (samples x genes).
-
-Layout of the AnnData files the workflow writes:
-- `obs`: the sample sheet (design variables typed), later size factors and QC metrics;
-- `var`: `gene_id` (index) and `symbol`;
-- `layers['counts']`: raw integer counts; `X` holds the same counts in the checked
-  file and the VST values in `results/dataset.h5ad`;
-- `uns['design']`, `uns['input_warnings']`.
+"""Read and check the inputs once (rule check_inputs), and return them as the checked
+carrier (msc_response.inputs.carrier): counts from a count table or summed from single
+cells, the sample sheet, gene symbols, and the warnings met on the way.
 """
 
 from __future__ import annotations
@@ -14,13 +9,12 @@ import logging
 from dataclasses import dataclass
 
 import anndata as ad
-import h5py
-import numpy as np
 import pandas as pd
 
 from msc_response.common.errors import InputError
-from msc_response.common.tables import atomic_path
 from msc_response.inputs import readers, validation
+from msc_response.inputs.carrier import to_anndata
+from msc_response.inputs.single_cell import SingleCellSpec, pseudobulk
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +32,8 @@ class InputSpec:
     extra_count_columns: str = "drop"
     # symbols for human Ensembl IDs when no annotation is given
     human_genes: str | None = None
+    # a cells x genes .h5ad to sum per sample (the config's single_cell: block)
+    single_cell: SingleCellSpec | None = None
 
     @classmethod
     def from_config(cls, config: dict, human_genes: str | None = None) -> "InputSpec":
@@ -50,6 +46,7 @@ class InputSpec:
             categorical_variables=tuple(config.get("categorical_variables") or ()),
             extra_count_columns=config.get("extra_count_columns", "drop"),
             human_genes=human_genes,
+            single_cell=SingleCellSpec.from_config(config.get("single_cell")),
         )
 
 
@@ -72,7 +69,12 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
     to the sheet's sample order only if needed, and the AnnData's matrix).
     """
     sheet, warnings = check_sheet_and_design(spec)
-    counts = readers.read_counts(spec.counts, warnings)
+    cells = given_symbols = None
+    if spec.single_cell is not None:
+        bulk = pseudobulk(spec.counts, spec.single_cell, sheet.index)
+        counts, cells, given_symbols = bulk.counts, bulk.cells, bulk.symbols
+    else:
+        counts = readers.read_counts(spec.counts, warnings)
     counts = validation.check_counts(counts, spec.counts)
     warnings += validation.warn_gene_ids(counts.index, spec.counts)
     counts, sample_warnings = validation.match_samples(
@@ -81,9 +83,13 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
     warnings += sample_warnings
     if spec.annotation:
         annotation = readers.read_annotation(spec.annotation)
+        symbols = readers.symbols_for(counts.index, annotation)
+    elif given_symbols is not None:
+        log.info("gene symbols from the var table of '%s'", spec.counts)
+        symbols = given_symbols
     else:
         annotation = default_annotation(counts.index, spec.human_genes)
-    symbols = readers.symbols_for(counts.index, annotation)
+        symbols = readers.symbols_for(counts.index, annotation)
     if spec.annotation:
         unmatched = int((symbols.to_numpy() == counts.index.to_numpy()).sum())
         if unmatched == len(symbols):
@@ -99,7 +105,15 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
             )
     for warning in warnings:
         log.warning(warning)
-    return to_anndata(counts, sheet, symbols, spec.design, warnings)
+    adata = to_anndata(counts, sheet, symbols, spec.design, warnings)
+    if cells is not None:
+        adata.uns["single_cell"] = {
+            "layer": spec.single_cell.layer or "X",
+            "sample_column": spec.single_cell.sample_column,
+            "min_cells": spec.single_cell.min_cells,
+            "n_cells": cells.reindex(adata.obs_names).to_numpy(),
+        }
+    return adata
 
 
 HUMAN_ENSEMBL = r"^ENSG\d{11}(\.\d+)?$"
@@ -123,72 +137,3 @@ def default_annotation(gene_ids: pd.Index, human_genes: str | None) -> pd.DataFr
         "" if human else " and the gene IDs are not human Ensembl IDs",
     )
     return None
-
-
-def to_anndata(
-    counts: pd.DataFrame,
-    sheet: pd.DataFrame,
-    symbols: pd.Series,
-    design: str,
-    warnings: list[str] = (),
-) -> ad.AnnData:
-    """counts: genes x samples (int); sheet: indexed by sample in the same order."""
-    var = pd.DataFrame({"symbol": symbols.astype(str).to_numpy()}, index=counts.index)
-    var.index.name = "gene_id"
-    obs = sheet.copy()
-    obs.index = obs.index.astype(str)
-    # Columns outside the design are still text: numbers become numbers, the rest
-    # categories (what anndata would do anyway, without its notice on stdout).
-    for column in obs.columns:
-        if obs[column].dtype == object and column != "sample":
-            numeric = pd.to_numeric(obs[column], errors="coerce")
-            if numeric.notna().all():
-                obs[column] = numeric
-            else:
-                obs[column] = pd.Categorical(obs[column].astype(str))
-    if "sample" in obs:
-        obs["sample"] = obs["sample"].astype(str)
-    matrix = np.ascontiguousarray(counts.to_numpy().T)
-    adata = ad.AnnData(X=matrix, obs=obs, var=var)
-    adata.layers["counts"] = matrix
-    adata.uns["design"] = design
-    adata.uns["input_warnings"] = list(warnings)
-    return adata
-
-
-def counts_frame(adata: ad.AnnData) -> pd.DataFrame:
-    """Raw counts as samples x genes DataFrame (PyDESeq2's orientation)."""
-    return pd.DataFrame(
-        np.asarray(adata.layers["counts"]), index=adata.obs_names, columns=adata.var_names
-    )
-
-
-def write_h5ad(adata: ad.AnnData, path: str) -> None:
-    """Write `adata` as .h5ad through a temporary name and a rename.
-
-    Integer matrices (the counts) are stored gzip-compressed (level 1 with HDF5's
-    byte shuffle: about 5x smaller, cheap to write and read); float matrices (VST,
-    normalised counts) uncompressed, because gzip saves them only about half their size
-    at several seconds per layer of a large cohort, for every job that writes or reads
-    them. Only standard HDF5 filters: any HDF5 reader (R's rhdf5, zellkonverter) can
-    read the file.
-    """
-    from anndata.io import write_elem
-
-    matrices = {"X": adata.X, **{f"layers/{k}": v for k, v in adata.layers.items()}}
-    frame = ad.AnnData(
-        obs=adata.obs, var=adata.var, uns=adata.uns, obsm=adata.obsm, varm=adata.varm
-    )
-    with atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
-        write_elem(handle, "/", frame)
-        for key, matrix in matrices.items():
-            if matrix is None:
-                continue
-            write_elem(handle, key, matrix, dataset_kwargs=_h5_options(matrix))
-
-
-def _h5_options(matrix) -> dict:
-    dtype = np.asarray(matrix[:0]).dtype if hasattr(matrix, "dtype") else None
-    if dtype is not None and dtype.kind in "iub":
-        return {"compression": "gzip", "compression_opts": 1, "shuffle": True}
-    return {}

@@ -59,6 +59,13 @@ def _check_is_text(path: Path, what: str) -> None:
             start = handle.read(4096)
     except (OSError, EOFError) as err:
         raise InputError(_unreadable(path, what, err)) from None
+    if start.startswith(b"\x89HDF") and what == "Counts file":
+        raise InputError(
+            f"{what} '{path}' is an HDF5 file (.h5/.h5ad), not a text table. For "
+            f"single-cell data (a cells x genes AnnData), add a 'single_cell:' block to "
+            f"the config (its sample_column names each cell's sample; see "
+            f"config/README.md); otherwise export the counts as tab-separated text."
+        )
     for signature, kind in BINARY_SIGNATURES.items():
         if start.startswith(signature):
             raise InputError(

@@ -8,7 +8,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from msc_response.inputs.dataset import counts_frame
+from msc_response.inputs.carrier import counts_frame
 
 log = logging.getLogger(__name__)
 

@@ -234,6 +234,9 @@ def sample_qc_table(
             "neighbour_distance": nearest,
         }
     )
+    if "single_cell" in adata.uns:
+        # pseudobulk: the cells summed into each profile
+        table.insert(3, "n_cells", np.asarray(adata.uns["single_cell"]["n_cells"], dtype=int))
     for metric in ["library_size", "detected_genes", "neighbour_distance"]:
         ratio, z = compare_with_others(table[metric].to_numpy(), rules.min_spread)
         table[f"{metric}_ratio"] = ratio

@@ -146,6 +146,11 @@ def qc_section(files: ResultFiles, sheet: pd.DataFrame, variables: list[str], co
             numeric=True,
             help="genes with a count > 0",
         ),
+        *(
+            [Column("n_cells", "cells", format_int, numeric=True,
+                    help="cells summed into this sample's pseudobulk profile")]
+            if "n_cells" in merged.columns else []
+        ),
         num_column("size_factor", "size factor", 2),
         Column("flag", "QC flag", css=lambda v: f"flag-{slug(v)}"),
         Column("flag_reason", "QC reason"),
