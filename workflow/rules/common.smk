@@ -23,6 +23,7 @@ from msc_response.enrichment.gene_sets import (  # noqa: E402
     check_enrichment_settings,
     resolve_path,
 )
+from msc_response.inputs.count_files import FORMAT_NAMES, sample_paths  # noqa: E402
 from msc_response.inputs.readers import require_file  # noqa: E402
 from msc_response.inputs.validation import check_sheet  # noqa: E402
 from msc_response.markers.config import check_marker_config  # noqa: E402
@@ -63,7 +64,8 @@ try:
     ) as f:
         check_config(config, yaml.safe_load(f))
     validate(config, schema="../schemas/config.schema.yaml")  # fills in defaults
-    require_file(config["counts"], "Counts")
+    if config.get("counts"):
+        require_file(config["counts"], "Counts")
     if config.get("annotation"):
         require_file(config["annotation"], "Annotation")
     SHEET = check_sheet(
@@ -76,6 +78,17 @@ try:
     COLLECTIONS = (
         check_enrichment_settings(config, workflow.basedir)
         if config["enrichment"]["enabled"]
+        else {}
+    )
+    # One count file per sample: each named file must exist.
+    COUNT_FILES = (
+        sample_paths(
+            SHEET.sheet,
+            config["count_files"]["column"],
+            config["samples"],
+            FORMAT_NAMES[config["count_files"]["format"]],
+        )
+        if config.get("count_files")
         else {}
     )
 except InputError as err:
@@ -132,6 +145,13 @@ def marker_alpha():
 wildcard_constraints:
     contrast="|".join(CONTRASTS),
     collection="|".join(COLLECTIONS) or "no-collection",
+
+
+def counts_input():
+    """The files the counts are read from: the count table, or each sample's file."""
+    if COUNT_FILES:
+        return [str(path) for path in COUNT_FILES.values()]
+    return [config["counts"]]
 
 
 def annotation_input():

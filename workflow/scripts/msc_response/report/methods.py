@@ -76,9 +76,10 @@ def flatten(mapping, prefix: str = "") -> list[tuple[str, str]]:
 def checksum_rows(inputs: dict) -> list[dict]:
     rows = []
     for name, entry in (inputs or {}).items():
-        if name == "gene_sets":
+        if name in ("gene_sets", "count_files"):
+            label = "gene sets" if name == "gene_sets" else "count file"
             for collection, sub in (entry or {}).items():
-                rows.append(_checksum_row(f"gene sets: {collection}", sub))
+                rows.append(_checksum_row(f"{label}: {collection}", sub))
         else:
             rows.append(_checksum_row(name, entry))
     return rows
