@@ -24,6 +24,10 @@ from msc_response.enrichment.gene_sets import (  # noqa: E402
     resolve_path,
 )
 from msc_response.inputs.count_files import FORMAT_NAMES, sample_paths  # noqa: E402
+from msc_response.inputs.quant_settings import (  # noqa: E402
+    check_settings as check_quant_config,
+    quant_paths,
+)
 from msc_response.inputs.readers import require_file  # noqa: E402
 from msc_response.inputs.validation import check_sheet  # noqa: E402
 from msc_response.markers.config import check_marker_config  # noqa: E402
@@ -91,6 +95,12 @@ try:
         if config.get("count_files")
         else {}
     )
+    # Transcript quantifications: the block's settings, and each sample's file.
+    QUANT_FILES = {}
+    if config.get("quantifications"):
+        QUANT_FILES = quant_paths(
+            SHEET.sheet, check_quant_config(config["quantifications"]), config["samples"]
+        )
 except InputError as err:
     stop_with(f"Invalid input: {err}")
 SAMPLES = SHEET.sheet
@@ -151,7 +161,19 @@ def counts_input():
     """The files the counts are read from: the count table, or each sample's file."""
     if COUNT_FILES:
         return [str(path) for path in COUNT_FILES.values()]
+    if QUANT_FILES:
+        tx2gene = config["quantifications"].get("tx2gene")
+        return [str(path) for path in QUANT_FILES.values()] + ([tx2gene] if tx2gene else [])
     return [config["counts"]]
+
+
+def per_sample_inputs():
+    """Name -> path of each per-sample input file (count files or quantifications,
+    and the tx2gene table), for the provenance record; empty with a count table."""
+    files = {sample: str(path) for sample, path in {**COUNT_FILES, **QUANT_FILES}.items()}
+    if QUANT_FILES and config["quantifications"].get("tx2gene"):
+        files["tx2gene"] = config["quantifications"]["tx2gene"]
+    return files
 
 
 def annotation_input():

@@ -22,7 +22,7 @@ rule provenance:
     params:
         config=config,
         # sample -> path of each sample's count file (config count_files), else empty
-        count_files={sample: str(path) for sample, path in COUNT_FILES.items()},
+        count_files=per_sample_inputs(),
         gene_set_names=list(gene_set_files()),
         workflow_dir=workflow.basedir,
         # Evaluated when the run is planned, in the checkout the Snakefile is in.

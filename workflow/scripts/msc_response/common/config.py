@@ -9,9 +9,9 @@ import copy
 from msc_response.common.errors import InputError, did_you_mean
 
 #: The data paths: a user's own config names them all, or the example's are used.
-DATA_KEYS = ("counts", "samples", "annotation", "count_files")
+DATA_KEYS = ("counts", "samples", "annotation", "count_files", "quantifications")
 #: The keys that say where the counts come from; a config sets exactly one.
-COUNT_SOURCES = ("counts", "count_files")
+COUNT_SOURCES = ("counts", "count_files", "quantifications")
 
 
 def replace_merged_keys(config: dict, user_config: dict, keys: list[str]) -> None:
@@ -53,8 +53,8 @@ def missing_data_paths(config: dict, configfiles) -> str | None:
     sources = [key for key in COUNT_SOURCES if config.get(key)]
     if len(sources) > 1:
         return (
-            f"config: {' and '.join(repr(k) for k in sources)} are both set; the counts come "
-            f"from one of them. Set the other to null (or remove it)."
+            f"config: {' and '.join(repr(k) for k in sources)} are all set; the counts come "
+            f"from one of them. Set the others to null (or remove them)."
         )
     missing = [key for key in ("counts", "samples") if not config.get(key)]
     if sources:
@@ -68,7 +68,8 @@ def missing_data_paths(config: dict, configfiles) -> str | None:
         f"config: {keys} missing from {files}. With your own config file, the data "
         f"paths (counts, samples and the optional annotation) come from it alone; the "
         f"example's are not used. Add, for example:\n{example}"
-        + ("\n(or give one count file per sample with 'count_files'; see config/README.md)"
+        + ("\n(or one count file per sample with 'count_files', or transcript "
+           "quantifications with 'quantifications'; see config/README.md)"
            if "counts" in missing else "")
     )
 

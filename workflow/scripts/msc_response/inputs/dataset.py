@@ -20,7 +20,7 @@ import pandas as pd
 
 from msc_response.common.errors import InputError
 from msc_response.common.tables import atomic_path
-from msc_response.inputs import count_files, readers, validation
+from msc_response.inputs import count_files, quant_settings, quantifications, readers, validation
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,16 @@ class InputSpec:
     round_counts: bool = False
     # one count file per sample (STAR or HTSeq), instead of `counts`
     count_files: dict | None = None
+    # transcript quantifications (salmon, kallisto, RSEM), instead of `counts`
+    quantifications: dict | None = None
 
     @property
     def source(self) -> str:
         """What the counts are read from, for messages."""
         if self.count_files:
             return f"the files of sample-sheet column '{self.count_files['column']}'"
+        if self.quantifications:
+            return f"the files of sample-sheet column '{self.quantifications['column']}'"
         return self.counts
 
     @classmethod
@@ -62,6 +66,7 @@ class InputSpec:
             human_genes=human_genes,
             round_counts=bool(config.get("round_counts", False)),
             count_files=config.get("count_files") or None,
+            quantifications=config.get("quantifications") or None,
         )
 
 
@@ -91,6 +96,12 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
         )
         counts = validation.check_counts(counts, spec.source)
         warnings += validation.warn_gene_ids(counts.index, spec.source)
+    elif spec.quantifications:
+        genes = quantifications.gene_counts(
+            sheet, quant_settings.check_settings(spec.quantifications), spec.samples, warnings
+        )
+        table_symbols = genes.symbols
+        counts = validation.check_counts(quantifications.round_counts(genes.counts), spec.source)
     else:
         counts = readers.read_counts(spec.counts, warnings)
         counts, table_symbols = readers.split_symbol_column(counts)
