@@ -163,10 +163,10 @@ def match_transcripts(
         bare = transcripts.str.replace(VERSION, "", regex=True)
         if bare.isin(known.str.replace(VERSION, "", regex=True)).mean() > direct:
             ignore_version = True
-            log.info(
-                "transcript IDs of the quantifications (e.g. '%s') and of tx2gene '%s' "
-                "(e.g. '%s') differ in their version suffixes: matched without versions",
-                transcripts[0], spec.tx2gene, known[0],
+            warnings.append(
+                f"transcript IDs of {source} (e.g. '{transcripts[0]}') and of tx2gene "
+                f"'{spec.tx2gene}' (e.g. '{known[0]}') differ in their version suffixes: "
+                f"matched without versions."
             )
             transcripts, known = bare, known.str.replace(VERSION, "", regex=True)
     missing = transcripts[~transcripts.isin(known)]
