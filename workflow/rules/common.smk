@@ -99,7 +99,9 @@ try:
     QUANT_FILES = {}
     if config.get("quantifications"):
         QUANT_FILES = quant_paths(
-            SHEET.sheet, check_quant_config(config["quantifications"]), config["samples"]
+            SHEET.sheet,
+            check_quant_config(config["quantifications"]),
+            config["samples"],
         )
 except InputError as err:
     stop_with(f"Invalid input: {err}")
@@ -163,14 +165,18 @@ def counts_input():
         return [str(path) for path in COUNT_FILES.values()]
     if QUANT_FILES:
         tx2gene = config["quantifications"].get("tx2gene")
-        return [str(path) for path in QUANT_FILES.values()] + ([tx2gene] if tx2gene else [])
+        return [str(path) for path in QUANT_FILES.values()] + (
+            [tx2gene] if tx2gene else []
+        )
     return [config["counts"]]
 
 
 def per_sample_inputs():
     """Name -> path of each per-sample input file (count files or quantifications,
     and the tx2gene table), for the provenance record; empty with a count table."""
-    files = {sample: str(path) for sample, path in {**COUNT_FILES, **QUANT_FILES}.items()}
+    files = {
+        sample: str(path) for sample, path in {**COUNT_FILES, **QUANT_FILES}.items()
+    }
     if QUANT_FILES and config["quantifications"].get("tx2gene"):
         files["tx2gene"] = config["quantifications"]["tx2gene"]
     return files

@@ -16,7 +16,6 @@ stop the run.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,9 +239,3 @@ def strand_warnings(totals: pd.DataFrame, strand: str) -> list[str]:
         f"count_files.strand accordingly."
     ]
 
-
-def paths_for_rule(sheet: pd.DataFrame, column: str, sheet_path: str) -> list[str]:
-    """The per-sample files as rule inputs (resolved as `resolve` does; no checks)."""
-    if column not in sheet.columns:
-        return []
-    return [os.fspath(resolve(str(v).strip(), sheet_path)) for v in sheet[column]]
