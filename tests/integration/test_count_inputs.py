@@ -76,7 +76,7 @@ def star_run(small_cohort, reference_run, tmp_path_factory):
     return base / "run", result
 
 
-def test_star_files_run_end_to_end_as_the_count_table(star_run, reference_run):
+def test_star_files_run_end_to_end_as_the_count_table(star_run, reference_run, small_cohort):
     workdir, result = star_run
     reference, _ = reference_run
     assert (workdir / DE_TABLE).read_bytes() == (reference / DE_TABLE).read_bytes()
@@ -89,7 +89,8 @@ def test_star_files_run_end_to_end_as_the_count_table(star_run, reference_run):
     assert qc.columns[-1] == "flag_reason"
     report = (workdir / "results/report/index.html").read_text()
     assert "STAR ReadsPerGene.out.tab file (reverse counts)" in report
-    assert "count file: " in report  # each file's checksum in the methods
+    first = small_cohort.counts.columns[0]
+    assert f"input file: {first}" in report  # each sample's file, with its checksum
 
 
 def test_htseq_files_and_nfcore_table(small_cohort, reference_run, tmp_path):

@@ -241,5 +241,6 @@ def test_relative_paths_resolve_beside_the_sheet(tmp_path, monkeypatch):
 def test_config_count_sources():
     assert missing_data_paths({"samples": "s.tsv", "count_files": {"column": "x"}}, ["my.yaml"]) is None
     both = missing_data_paths({"samples": "s", "counts": "c", "count_files": {"column": "x"}}, [])
-    assert "'counts' and 'count_files' are both set" in both
+    assert "'counts' and 'count_files' are set together" in both
     assert "count_files" in missing_data_paths({"samples": "s.tsv"}, ["my.yaml"])
+    assert missing_data_paths({"samples": "s.tsv", "quantifications": {"tool": "salmon"}}, []) is None

@@ -53,7 +53,7 @@ def missing_data_paths(config: dict, configfiles) -> str | None:
     sources = [key for key in COUNT_SOURCES if config.get(key)]
     if len(sources) > 1:
         return (
-            f"config: {' and '.join(repr(k) for k in sources)} are all set; the counts come "
+            f"config: {' and '.join(repr(k) for k in sources)} are set together; the counts come "
             f"from one of them. Set the others to null (or remove them)."
         )
     missing = [key for key in ("counts", "samples") if not config.get(key)]
