@@ -250,3 +250,29 @@ def test_rsem_gene_results_need_offsets(tmp_path):
                     "G1\tT1\t1000\t800\t12.00\t3.1\t2.9\n")
     with pytest.raises(InputError, match=r"gene-level results .*isoforms.results"):
         quantifications.read_quant_file(path, "rsem", "S1")
+
+
+def test_kallisto_h5_as_its_tsv(quants, tmp_path):
+    """abundance.h5 holds what abundance.tsv does; tximport computes the TPM from it."""
+    import h5py
+
+    _, root, _ = quants
+    sheet = sheet_of(root)
+    paths = []
+    for sample, tsv in zip(sheet["sample"], sheet["kallisto"]):
+        table = pd.read_csv(tsv, sep="\t")
+        path = tmp_path / sample / "abundance.h5"
+        path.parent.mkdir()
+        with h5py.File(path, "w") as handle:
+            handle["aux/ids"] = table["target_id"].to_numpy().astype("S")
+            handle["aux/lengths"] = table["length"].to_numpy()
+            handle["aux/eff_lengths"] = table["eff_length"].to_numpy()
+            handle["est_counts"] = table["est_counts"].to_numpy()
+        paths.append(str(path.parent))  # the kallisto folder
+    sheet["kallisto"] = paths
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    shutil.copy(root / "tx2gene.tsv", tmp_path / "tx2gene.tsv")
+    from_h5, _ = gene_level(tmp_path, tool="kallisto")
+    from_tsv, _ = gene_level(root, tool="kallisto")
+    np.testing.assert_allclose(from_h5.counts.to_numpy(), from_tsv.counts.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(from_h5.lengths.to_numpy(), from_tsv.lengths.to_numpy(), rtol=1e-6)

@@ -53,7 +53,7 @@ def read_quant_file(path: Path, tool: str, sample: str) -> pd.DataFrame:
                 f"Quantification file '{path}' (sample '{sample}') is an HDF5 file, which "
                 f"only kallisto writes (abundance.h5); quantifications.tool is '{tool}'."
             )
-        return pd.DataFrame()  # pytximport reads it; nothing to check in text
+        return _read_kallisto_h5(path, sample)
     header = readers._first_lines(path, 1, f"{tool} quantification file")
     columns = header[0].split("\t") if header else []
     if columns[: len(RSEM_GENE_COLUMNS)] == RSEM_GENE_COLUMNS:
@@ -88,6 +88,38 @@ def read_quant_file(path: Path, tool: str, sample: str) -> pd.DataFrame:
             )
         table[name] = values
     return table.set_index(names[0])
+
+
+KALLISTO_H5 = {"target_id": "aux/ids", "length": "aux/lengths", "eff_length": "aux/eff_lengths",
+               "est_counts": "est_counts"}
+
+
+def _read_kallisto_h5(path: Path, sample: str) -> pd.DataFrame:
+    """kallisto's abundance.h5, as its abundance.tsv's columns (no tpm: tximport
+    computes it from the counts and effective lengths, as R's does for .h5)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            missing = [key for key in KALLISTO_H5.values() if key not in handle]
+            if missing:
+                raise InputError(
+                    f"Quantification file '{path}' (sample '{sample}') is an HDF5 file "
+                    f"without kallisto's {', '.join(missing)}: is it a kallisto abundance.h5?"
+                )
+            data = {name: handle[key][()] for name, key in KALLISTO_H5.items()}
+    except OSError as err:
+        raise InputError(f"Quantification file '{path}' (sample '{sample}') cannot be read ({err}).") from None
+    ids = pd.Index([i.decode() if isinstance(i, bytes) else str(i) for i in data.pop("target_id")])
+    table = pd.DataFrame(data, index=ids)
+    values = table.to_numpy(dtype=float)
+    bad = np.flatnonzero((~np.isfinite(values) | (values < 0)).any(axis=1))
+    if len(bad):
+        raise InputError(
+            f"Quantification file '{path}' (sample '{sample}'), transcript '{ids[bad[0]]}': "
+            f"a count or length is not a non-negative number ({len(bad)} transcript(s))."
+        )
+    return table
 
 
 def read_tx2gene(path: str) -> pd.DataFrame:
@@ -194,8 +226,6 @@ def check_files(paths: dict[str, Path], tool: str) -> pd.Index:
     transcripts, first = None, None
     for sample, path in paths.items():
         table = read_quant_file(path, tool, sample)
-        if table.empty and path.suffix == ".h5":
-            continue
         if transcripts is None:
             transcripts, first = table.index, (sample, path)
         elif not table.index.equals(transcripts):
@@ -233,9 +263,7 @@ def gene_counts(
         first = readers._parse_table(next(iter(paths.values())), "RSEM file", "\t", dtype=str)
         tx2gene = pd.DataFrame({"transcript_id": first["transcript_id"], "gene_id": first["gene_id"],
                                 "symbol": first["gene_id"]})
-    ignore_version = False
-    if transcripts is not None:
-        tx2gene, ignore_version = match_transcripts(transcripts, tx2gene, spec, source, warnings)
+    tx2gene, ignore_version = match_transcripts(transcripts, tx2gene, spec, source, warnings)
     result = run_tximport(list(paths.values()), spec, tx2gene, ignore_version)
     counts = pd.DataFrame(
         np.asarray(result.X, dtype=float).T, index=pd.Index(result.var_names.astype(str), name="gene_id"),
