@@ -244,3 +244,31 @@ def test_config_count_sources():
     assert "'counts' and 'count_files' are set together" in both
     assert "count_files" in missing_data_paths({"samples": "s.tsv"}, ["my.yaml"])
     assert missing_data_paths({"samples": "s.tsv", "quantifications": {"tool": "salmon"}}, []) is None
+
+
+@pytest.mark.parametrize(
+    "extra, sentence",
+    [
+        ({"round_counts": True}, "held length-scaled estimated counts, which were rounded to whole numbers"),
+        ({"count_files": {"column": "s", "format": "star", "strand": "reverse"}},
+         "read from its STAR ReadsPerGene.out.tab file (reverse counts)"),
+        ({"count_files": {"column": "s", "format": "htseq"}}, "read from its HTSeq-count file"),
+        ({"quantifications": {"tool": "kallisto", "column": "q", "counts_from_abundance": "scaled_tpm"}},
+         "estimated by kallisto were summarised to genes with pytximport 0.13.0"),
+    ],
+)
+def test_methods_say_how_the_counts_were_read(extra, sentence):
+    from pathlib import Path
+
+    import yaml
+
+    from msc_response.report.jinja import environment
+
+    config = yaml.safe_load((Path(__file__).parents[2] / "config/config.yaml").read_text())
+    facts = {"n_genes": 10, "n_samples": 6, "contrasts": [], "collections": [], "source_in_design": False}
+    render = environment().get_template("methods.txt.j2").render
+    options = dict(tools={"pytximport": "0.13.0"}, facts=facts, provenance={"workflow": {}})
+    text = " ".join(render(config={**config, **extra}, **options).split())
+    assert sentence in text
+    plain = " ".join(render(config=config, **options).split())
+    assert sentence not in plain and plain.startswith("Raw read counts")
