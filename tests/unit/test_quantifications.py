@@ -276,3 +276,27 @@ def test_kallisto_h5_as_its_tsv(quants, tmp_path):
     from_tsv, _ = gene_level(root, tool="kallisto")
     np.testing.assert_allclose(from_h5.counts.to_numpy(), from_tsv.counts.to_numpy(), rtol=1e-6)
     np.testing.assert_allclose(from_h5.lengths.to_numpy(), from_tsv.lengths.to_numpy(), rtol=1e-6)
+
+
+def test_gencode_headers_and_par_y_duplicates(quants, tmp_path):
+    """salmon run on a GENCODE FASTA without --gencode names transcripts by the whole
+    header ('ENST...|ENSG...|...'); GENCODE's ENST....5_PAR_Y copies collide once the
+    version is dropped: both still give tximport's counts, with a warning."""
+    q, root, _ = quants
+    second = copy_case(quants, tmp_path)
+    for path in (tmp_path / "salmon").glob("*/quant.sf"):
+        table = pd.read_csv(path, sep="\t")
+        table["Name"] = table["Name"] + "|OTTHUMT0001|GENE-201|"
+        table.to_csv(path, sep="\t", index=False, float_format="%.10g")
+    tx2gene = pd.read_csv(tmp_path / "tx2gene.tsv", sep="\t")
+    par = tx2gene.iloc[[0]].assign(transcript_id=lambda t: t["transcript_id"] + "_PAR_Y",
+                                   gene_id=lambda t: t["gene_id"] + "_PAR_Y")
+    tx2gene = pd.concat([tx2gene, par])
+    tx2gene["transcript_id"] = tx2gene["transcript_id"].str.replace(r"\.\d+", ".9", regex=True, n=1)
+    tx2gene.to_csv(tmp_path / "tx2gene.tsv", sep="\t", index=False)
+    genes, warnings = gene_level(tmp_path)
+    assert any("matched without versions" in w for w in warnings)
+    assert any("1 transcript(s) share an ID once the version is dropped" in w for w in warnings)
+    expected, _ = gene_level(root)
+    pd.testing.assert_frame_equal(genes.counts, expected.counts)
+    assert second.exists()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +40,6 @@ COLUMNS = {
     "rsem": ["transcript_id", "gene_id", "length", "effective_length", "expected_count", "TPM"],
 }
 RSEM_GENE_COLUMNS = ["gene_id", "transcript_id(s)"]
-VERSION = re.compile(r"\.\d+$")
 
 
 def read_quant_file(path: Path, tool: str, sample: str) -> pd.DataFrame:
@@ -188,19 +186,32 @@ def match_transcripts(
     versions. Transcripts missing from tx2gene: a warning, or above
     `spec.max_missing_share` of them an error.
     """
+    # pytximport (as its default) reads a GENCODE header 'ENST...|ENSG...|...' as its
+    # first field
+    transcripts = pd.Index(transcripts.astype(str).str.split("|").str[0])
     known = pd.Index(tx2gene["transcript_id"])
     direct = transcripts.isin(known).mean()
     ignore_version = False
     if direct < 1:
-        bare = transcripts.str.replace(VERSION, "", regex=True)
-        if bare.isin(known.str.replace(VERSION, "", regex=True)).mean() > direct:
+        bare = _without_version(transcripts)
+        if bare.isin(_without_version(known)).mean() > direct:
             ignore_version = True
             warnings.append(
                 f"transcript IDs of {source} (e.g. '{transcripts[0]}') and of tx2gene "
                 f"'{spec.tx2gene}' (e.g. '{known[0]}') differ in their version suffixes: "
                 f"matched without versions."
             )
-            transcripts, known = bare, known.str.replace(VERSION, "", regex=True)
+            transcripts = bare
+            tx2gene = tx2gene.assign(transcript_id=_without_version(known))
+            doubled = tx2gene["transcript_id"].duplicated()
+            if doubled.any():  # GENCODE's ENST...5_PAR_Y beside ENST...5
+                warnings.append(
+                    f"tx2gene '{spec.tx2gene}': {int(doubled.sum())} transcript(s) share an ID "
+                    f"once the version is dropped (e.g. "
+                    f"'{known[np.flatnonzero(doubled.to_numpy())[0]]}'); the first one is used."
+                )
+                tx2gene = tx2gene.loc[~doubled].reset_index(drop=True)
+            known = pd.Index(tx2gene["transcript_id"])
     missing = transcripts[~transcripts.isin(known)]
     share = len(missing) / len(transcripts)
     where = f"tx2gene '{spec.tx2gene}'" if spec.tx2gene else "the RSEM files' gene_id column"
@@ -219,6 +230,12 @@ def match_transcripts(
             f"does."
         )
     return tx2gene, ignore_version
+
+
+def _without_version(ids: pd.Index) -> pd.Index:
+    """'ENST00000335137.4' -> 'ENST00000335137', as pytximport strips versions (the
+    text before the first dot)."""
+    return pd.Index(pd.Series(ids, dtype=str).str.split(".").str[0].to_numpy())
 
 
 def check_files(paths: dict[str, Path], tool: str) -> pd.Index:
