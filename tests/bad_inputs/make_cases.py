@@ -438,10 +438,6 @@ def count_file_cases(counts) -> dict:
         ["MSC03.ReadsPerGene.out.tab' (sample 'MSC03'), line 8: 3 tab-separated column(s), but a "
          "STAR ReadsPerGene.out.tab file has 4"],
         files=files, config=star_config)
-    c["count_files_star_given_as_htseq"] = case(
-        "check_inputs", "STAR files with count_files.format htseq.",
-        ["a HTSeq-count file has 2", "set count_files.format to 'star'"],
-        files=per_sample(star, "htseq", ".ReadsPerGene.out.tab"), config=htseq_config)
     files = per_sample(htseq, "htseq", ".counts.txt")
     other = [g.replace("ENSG", "ENSMUSG") if k < 6 else g for k, g in enumerate(GENES)]
     files["MSC07.counts.txt"] = htseq_text(counts[:, 6], other)
@@ -450,11 +446,6 @@ def count_file_cases(counts) -> dict:
         ["MSC07.counts.txt' (sample 'MSC07') lists other genes than", "6 gene(s) of",
          "different annotations (GTF versions)"],
         files=files, config=htseq_config)
-    c["accepted_count_files_star_wrong_strand"] = case(
-        "accepted", "STAR files of a reverse-stranded library read with strand: forward.",
-        ["count_files.strand is 'forward', but in 12 of 12 STAR files", "probably 'reverse'"],
-        files=per_sample(star, "star", ".ReadsPerGene.out.tab"),
-        config={**star_config, "count_files": {**star_config["count_files"], "strand": "forward"}})
     return c
 
 

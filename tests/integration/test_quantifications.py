@@ -89,3 +89,4 @@ def test_salmon_quantifications_through_the_whole_workflow(salmon_run):
     assert "summarised to genes with pytximport 0.13.0" in report
     assert "Soneson C, Love MI, Robinson MD (2015)" in report
     assert "input file: tx2gene" in report
+    assert f"input file: {cohort.counts.columns[0]}" in report  # each sample's file
