@@ -281,7 +281,8 @@ def build() -> dict:
         files={"counts.tsv": with_cell(3, 2, "-3")})
     c["counts_fractional"] = case(
         "check_inputs", "Estimated (fractional) counts, e.g. from salmon without rounding.",
-        ["sample 'MSC02': the count 12.5 is not a whole number", "not normalised values, TPM"],
+        ["sample 'MSC02': the count 12.5 is not a whole number", "not normalised values, TPM",
+         "'quantifications:' block", "'round_counts: true'"],
         files={"counts.tsv": with_cell(6, 1, "12.5")})
     c["single_cell_log_data"] = case(
         "check_inputs", "Single cells whose chosen matrix (.X) holds log-normalised values.",
@@ -299,6 +300,17 @@ def build() -> dict:
         ["is an HDF5 file (.h5/.h5ad), not a text table", "add a 'single_cell:' block"],
         files={"cells.h5ad": cells_h5ad(sample_column="sample")},
         config={"counts": "cells.h5ad"})
+    nfcore = counts_text(header="\t".join(["gene_id", "gene_name", *SAMPLES]))
+    nfcore_lines = nfcore.splitlines()
+    nfcore_lines[1:] = [
+        "\t".join([f[0], f"SYM{k + 1}", *(f"{int(v) + 0.25 * ((k + j) % 3 - 1):.2f}" for j, v in enumerate(f[1:]))])
+        for k, f in enumerate(line.split("\t") for line in nfcore_lines[1:])
+    ]
+    c["accepted_nfcore_length_scaled_rounded"] = case(
+        "accepted", "nf-core/rnaseq's salmon.merged.gene_counts_length_scaled.tsv (gene_name column, "
+        "fractional counts) with round_counts: true.",
+        ["counts were not whole numbers and were rounded (round_counts: true"],
+        files={"counts.tsv": "\n".join(nfcore_lines) + "\n"}, config={"round_counts": True})
     c["counts_non_numeric"] = case(
         "check_inputs", "A cell that is not a number.",
         ["gene 'ENSG00000000010' (row 11), sample 'MSC07': '12a' is not a number"],
@@ -408,6 +420,161 @@ def build() -> dict:
         "accepted", "A level typed two ways ('Responder' and 'responder').",
         ["levels 'Responder', 'responder' differ only in case"],
         files={"samples.tsv": sheet_text(response=["Responder", "non_responder"] * 2 + RESPONSE[4:])})
+    c.update(count_file_cases(counts))
+    c.update(quantification_cases(counts))
+    return c
+
+
+# ------------------------------------------------------------ per-sample count files
+
+
+def star_text(column, seed: int, strand="reverse") -> str:
+    """A STAR ReadsPerGene.out.tab of a reverse-stranded library with these counts."""
+    rng = np.random.default_rng(seed)
+    antisense = rng.binomial(column, 0.02)
+    lines = ["N_unmapped\t900\t900\t900", "N_multimapping\t400\t400\t400",
+             f"N_noFeature\t120\t{int(column.sum())}\t130", "N_ambiguous\t20\t1\t2"]
+    lines += [f"{g}\t{a + b}\t{b}\t{a}" for g, a, b in zip(GENES, column, antisense)]
+    return "\n".join(lines) + "\n"
+
+
+def htseq_text(column, genes=GENES) -> str:
+    lines = [f"{g}\t{n}" for g, n in zip(genes, column)]
+    lines += ["__no_feature\t310", "__ambiguous\t12", "__too_low_aQual\t4", "__not_aligned\t50",
+              "__alignment_not_unique\t75"]
+    return "\n".join(lines) + "\n"
+
+
+def per_sample(texts: dict[str, str], column: str, suffix: str) -> dict[str, str]:
+    """Each sample's file beside a sample sheet naming them in `column`."""
+    files = {f"{s}{suffix}": texts[s] for s in SAMPLES}
+    files["samples.tsv"] = sheet_text(**{column: [f"{s}{suffix}" for s in SAMPLES]})
+    return files
+
+
+def count_file_cases(counts) -> dict:
+    c = {}
+    star = {s: star_text(counts[:, i], i) for i, s in enumerate(SAMPLES)}
+    htseq = {s: htseq_text(counts[:, i]) for i, s in enumerate(SAMPLES)}
+    star_config = {"counts": None, "count_files": {"column": "star", "format": "star", "strand": "reverse"}}
+    htseq_config = {"counts": None, "count_files": {"column": "htseq", "format": "htseq"}}
+    files = per_sample(star, "star", ".ReadsPerGene.out.tab")
+    del files["MSC05.ReadsPerGene.out.tab"]
+    c["count_files_missing_file"] = case(
+        "parse", "A sample's STAR file is not where the sample sheet says.",
+        ["row 6 (sample 'MSC05'): STAR ReadsPerGene.out.tab file 'MSC05.ReadsPerGene.out.tab' does not exist"],
+        files=files, config=star_config)
+    files = per_sample(star, "star", ".ReadsPerGene.out.tab")
+    lines = files["MSC03.ReadsPerGene.out.tab"].splitlines()
+    lines[7] = lines[7].rsplit("\t", 1)[0]
+    files["MSC03.ReadsPerGene.out.tab"] = "\n".join(lines) + "\n"
+    c["count_files_star_wrong_columns"] = case(
+        "check_inputs", "A STAR file with a line of three columns (a truncated or edited file).",
+        ["MSC03.ReadsPerGene.out.tab' (sample 'MSC03'), line 8: 3 tab-separated column(s), but a "
+         "STAR ReadsPerGene.out.tab file has 4"],
+        files=files, config=star_config)
+    files = per_sample(htseq, "htseq", ".counts.txt")
+    other = [g.replace("ENSG", "ENSMUSG") if k < 6 else g for k, g in enumerate(GENES)]
+    files["MSC07.counts.txt"] = htseq_text(counts[:, 6], other)
+    c["count_files_htseq_other_annotation"] = case(
+        "check_inputs", "One HTSeq file counted against another annotation (other gene IDs).",
+        ["MSC07.counts.txt' (sample 'MSC07') lists other genes than", "6 gene(s) of",
+         "different annotations (GTF versions)"],
+        files=files, config=htseq_config)
+    return c
+
+
+# ------------------------------------------------------------ transcript quantifications
+
+TRANSCRIPTS = [f"ENST{i:011d}.{1 + i % 2}" for i in range(1, 2 * len(GENES) + 1)]
+QUANT_GENES = [GENES[i // 2] for i in range(len(TRANSCRIPTS))]
+
+
+def salmon_texts(counts, kallisto=False) -> dict[str, str]:
+    """quant.sf (or kallisto's abundance.tsv) per sample: each gene's counts split over
+    two isoforms, as fractional estimates."""
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(500, 4000, len(TRANSCRIPTS))
+    share = rng.uniform(0.2, 0.8, len(GENES))
+    texts = {}
+    for i, sample in enumerate(SAMPLES):
+        per_gene = counts[:, i]
+        estimated = np.column_stack([per_gene * share, per_gene * (1 - share)]).ravel()
+        effective = lengths - 180.0 - i
+        rate = estimated / effective
+        tpm = rate / rate.sum() * 1e6
+        if kallisto:
+            header = "target_id\tlength\teff_length\test_counts\ttpm"
+            rows = [f"{t}\t{n}\t{e:.3f}\t{c:.3f}\t{p:.6g}" for t, n, e, c, p in
+                    zip(TRANSCRIPTS, lengths, effective, estimated, tpm)]
+        else:
+            header = "Name\tLength\tEffectiveLength\tTPM\tNumReads"
+            rows = [f"{t}\t{n}\t{e:.3f}\t{p:.6g}\t{c:.3f}" for t, n, e, c, p in
+                    zip(TRANSCRIPTS, lengths, effective, estimated, tpm)]
+        texts[sample] = "\n".join([header, *rows]) + "\n"
+    return texts
+
+
+def tx2gene_text(transcripts=TRANSCRIPTS) -> str:
+    lines = ["transcript_id\tgene_id\tsymbol"]
+    lines += [f"{t}\t{g}\tSYM{GENES.index(g) + 1}" for t, g in zip(transcripts, QUANT_GENES)]
+    return "\n".join(lines) + "\n"
+
+
+def quantification_cases(counts) -> dict:
+    c = {}
+    salmon = salmon_texts(counts)
+    config = {"counts": None, "quantifications": {
+        "tool": "salmon", "column": "quant", "tx2gene": "tx2gene.tsv",
+        "counts_from_abundance": "length_scaled_tpm"}}
+
+    def files_with(texts=salmon, tx2gene=None):
+        files = per_sample(texts, "quant", ".quant.sf")
+        files["tx2gene.tsv"] = tx2gene or tx2gene_text()
+        return files
+
+    c["accepted_quantifications_unversioned_tx2gene"] = case(
+        "accepted", "salmon quantifications with versioned transcript IDs, a tx2gene without versions.",
+        ["differ in their version suffixes: matched without versions"],
+        files=files_with(tx2gene=tx2gene_text([t.split(".")[0] for t in TRANSCRIPTS])), config=config)
+    c["quantifications_offsets_not_supported"] = case(
+        "parse", "counts_from_abundance left at \"no\" (tximport's offsets; a bare YAML no).",
+        ["does not support those offsets yet", "length_scaled_tpm"],
+        files=files_with(),
+        config={**config, "quantifications": {**config["quantifications"], "counts_from_abundance": False}})
+    files = files_with()
+    del files["MSC02.quant.sf"]
+    c["quantifications_missing_file"] = case(
+        "parse", "A sample's quant.sf is missing.",
+        ["row 3 (sample 'MSC02'): salmon quantification file 'MSC02.quant.sf' does not exist"],
+        files=files, config=config)
+    c["quantifications_other_tool"] = case(
+        "check_inputs", "kallisto's abundance.tsv files configured as salmon's.",
+        ["does not have the columns salmon writes", "It is a kallisto file: set quantifications.tool to 'kallisto'"],
+        files=files_with(salmon_texts(counts, kallisto=True)), config=config)
+    files = files_with()
+    files["MSC09.quant.sf"] = "\n".join(files["MSC09.quant.sf"].splitlines()[:-4]) + "\n"
+    c["quantifications_different_transcripts"] = case(
+        "check_inputs", "One sample quantified against another transcriptome index (fewer transcripts).",
+        ["MSC09.quant.sf' (sample 'MSC09') hold different transcripts", "same transcriptome index"],
+        files=files, config=config)
+    c["quantifications_missing_from_tx2gene"] = case(
+        "check_inputs", "A tx2gene of another release: a fifth of the transcripts are not in it.",
+        ["12 of 60 transcripts of the salmon files", "tx2gene.tsv' (20.0%, more than "
+         "quantifications.max_missing_share 0.05)"],
+        files=files_with(tx2gene=tx2gene_text(
+            [t.replace("ENST", "ENSTX") if i < 12 else t for i, t in enumerate(TRANSCRIPTS)])), config=config)
+    files = files_with()
+    lines = files["MSC04.quant.sf"].splitlines()
+    fields = lines[3].split("\t")
+    fields[4] = "-2.5"
+    lines[3] = "\t".join(fields)
+    files["MSC04.quant.sf"] = "\n".join(lines) + "\n"
+    c["quantifications_negative_value"] = case(
+        "check_inputs", "A negative estimated count in a quant.sf.",
+        ["MSC04.quant.sf' (sample 'MSC04'), line 4, transcript 'ENST00000000003.2': NumReads '-2.5' "
+         "is not a non-negative number"],
+        files=files, config=config)
     return c
 
 

@@ -54,6 +54,9 @@ def case_config(name: str) -> tuple[dict, dict]:
         if config[key]:
             own = directory / config[key]
             config[key] = str(own if own.exists() or not (BASE / config[key]).exists() else BASE / config[key])
+    quantifications = config.get("quantifications") or {}
+    if quantifications.get("tx2gene") and (directory / quantifications["tx2gene"]).exists():
+        quantifications["tx2gene"] = str(directory / quantifications["tx2gene"])
     for collection in config.get("enrichment", {}).get("collections", {}).values():
         if (directory / collection["gmt"]).exists():  # a case's own GMT file
             collection["gmt"] = str(directory / collection["gmt"])

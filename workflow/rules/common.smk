@@ -23,6 +23,11 @@ from msc_response.enrichment.gene_sets import (  # noqa: E402
     check_enrichment_settings,
     resolve_path,
 )
+from msc_response.inputs.count_files import FORMAT_NAMES, sample_paths  # noqa: E402
+from msc_response.inputs.quant_settings import (  # noqa: E402
+    check_settings as check_quant_config,
+    quant_paths,
+)
 from msc_response.inputs.readers import require_file  # noqa: E402
 from msc_response.inputs.validation import check_sheet  # noqa: E402
 from msc_response.markers.config import check_marker_config  # noqa: E402
@@ -63,7 +68,8 @@ try:
     ) as f:
         check_config(config, yaml.safe_load(f))
     validate(config, schema="../schemas/config.schema.yaml")  # fills in defaults
-    require_file(config["counts"], "Counts")
+    if config.get("counts"):
+        require_file(config["counts"], "Counts")
     if config.get("annotation"):
         require_file(config["annotation"], "Annotation")
     SHEET = check_sheet(
@@ -78,6 +84,25 @@ try:
         if config["enrichment"]["enabled"]
         else {}
     )
+    # One count file per sample: each named file must exist.
+    COUNT_FILES = (
+        sample_paths(
+            SHEET.sheet,
+            config["count_files"]["column"],
+            config["samples"],
+            FORMAT_NAMES[config["count_files"]["format"]],
+        )
+        if config.get("count_files")
+        else {}
+    )
+    # Transcript quantifications: the block's settings, and each sample's file.
+    QUANT_FILES = {}
+    if config.get("quantifications"):
+        QUANT_FILES = quant_paths(
+            SHEET.sheet,
+            check_quant_config(config["quantifications"]),
+            config["samples"],
+        )
 except InputError as err:
     stop_with(f"Invalid input: {err}")
 SAMPLES = SHEET.sheet
@@ -132,6 +157,29 @@ def marker_alpha():
 wildcard_constraints:
     contrast="|".join(CONTRASTS),
     collection="|".join(COLLECTIONS) or "no-collection",
+
+
+def counts_input():
+    """The files the counts are read from: the count table, or each sample's file."""
+    if COUNT_FILES:
+        return [str(path) for path in COUNT_FILES.values()]
+    if QUANT_FILES:
+        tx2gene = config["quantifications"].get("tx2gene")
+        return [str(path) for path in QUANT_FILES.values()] + (
+            [tx2gene] if tx2gene else []
+        )
+    return [config["counts"]]
+
+
+def per_sample_inputs():
+    """Name -> path of each per-sample input file (count files or quantifications,
+    and the tx2gene table), for the provenance record; empty with a count table."""
+    files = {
+        sample: str(path) for sample, path in {**COUNT_FILES, **QUANT_FILES}.items()
+    }
+    if QUANT_FILES and config["quantifications"].get("tx2gene"):
+        files["tx2gene"] = config["quantifications"]["tx2gene"]
+    return files
 
 
 def annotation_input():

@@ -1,6 +1,6 @@
 rule provenance:
     input:
-        counts=config["counts"],
+        counts=counts_input(),
         samples=config["samples"],
         annotation=annotation_input(),
         gene_sets=list(gene_set_files().values()),
@@ -21,6 +21,8 @@ rule provenance:
         "../../envs/qc.yaml"
     params:
         config=config,
+        # sample -> path of each sample's count file (config count_files), else empty
+        count_files=per_sample_inputs(),
         gene_set_names=list(gene_set_files()),
         workflow_dir=workflow.basedir,
         # Evaluated when the run is planned, in the checkout the Snakefile is in.

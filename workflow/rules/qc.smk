@@ -1,6 +1,6 @@
 rule check_inputs:
     input:
-        counts=config["counts"],
+        counts=counts_input(),
         samples=config["samples"],
         annotation=annotation_input(),
         # The audit explains a design problem that makes this rule stop the run.

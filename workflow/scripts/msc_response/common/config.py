@@ -9,7 +9,9 @@ import copy
 from msc_response.common.errors import InputError, did_you_mean
 
 #: The data paths: a user's own config names them all, or the example's are used.
-DATA_KEYS = ("counts", "samples", "annotation")
+DATA_KEYS = ("counts", "samples", "annotation", "count_files", "quantifications")
+#: The keys that say where the counts come from; a config sets exactly one.
+COUNT_SOURCES = ("counts", "count_files", "quantifications")
 
 
 def replace_merged_keys(config: dict, user_config: dict, keys: list[str]) -> None:
@@ -48,7 +50,20 @@ def take_data_paths(config: dict, user_config: dict | None, configfiles) -> None
 def missing_data_paths(config: dict, configfiles) -> str | None:
     """The message for required data paths (`counts`, `samples`) missing from the
     user's config, or None."""
+    sources = [key for key in COUNT_SOURCES if config.get(key)]
+    if len(sources) > 1:
+        return (
+            f"config: {' and '.join(repr(k) for k in sources)} are set together; the counts come "
+            f"from one of them. Set the others to null (or remove them)."
+        )
+    if config.get("single_cell") and not config.get("counts"):
+        return (
+            "config: 'single_cell' describes the cells file named by 'counts', but 'counts' "
+            "is not set. Set 'counts' to the cells' .h5ad file."
+        )
     missing = [key for key in ("counts", "samples") if not config.get(key)]
+    if sources:
+        missing = [key for key in missing if key != "counts"]
     if not missing:
         return None
     files = ", ".join(f"'{f}'" for f in configfiles) or "your --config settings"
@@ -58,6 +73,9 @@ def missing_data_paths(config: dict, configfiles) -> str | None:
         f"config: {keys} missing from {files}. With your own config file, the data "
         f"paths (counts, samples and the optional annotation) come from it alone; the "
         f"example's are not used. Add, for example:\n{example}"
+        + ("\n(or one count file per sample with 'count_files', or transcript "
+           "quantifications with 'quantifications'; see config/README.md)"
+           if "counts" in missing else "")
     )
 
 

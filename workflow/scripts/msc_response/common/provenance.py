@@ -115,12 +115,14 @@ def input_records(
     annotation: str | None,
     gene_sets: dict[str, str],
     workflow_dir: str | Path | None = None,
+    count_files: dict[str, str] | None = None,
 ) -> dict:
     """Checksums of the run's inputs; `gene_sets` maps a collection name to its GMT.
 
     A gene-set file shipped with the workflow is recorded by its path inside the
     workflow (`resources/gene_sets/...`), so the record does not depend on where the
-    workflow was installed."""
+    workflow was installed. `count_files` (sample -> path) replaces `counts` when each
+    sample has its own count file."""
 
     def shown(path: str) -> str:
         if workflow_dir is None:
@@ -130,8 +132,8 @@ def input_records(
         except ValueError:
             return path
 
-    return {
-        "counts": file_record(counts),
+    records = {
+        "counts": file_record(counts) if counts else None,
         "samples": file_record(samples),
         "annotation": file_record(annotation) if annotation else None,
         "gene_sets": {
@@ -139,6 +141,11 @@ def input_records(
             for name, path in sorted(gene_sets.items())
         },
     }
+    if count_files:
+        records["count_files"] = {
+            sample: file_record(path) for sample, path in count_files.items()
+        }
+    return records
 
 
 def output_records(paths: list[str]) -> dict:

@@ -1,6 +1,7 @@
 """Read and check the inputs once (rule check_inputs), and return them as the checked
-carrier (msc_response.inputs.carrier): counts from a count table or summed from single
-cells, the sample sheet, gene symbols, and the warnings met on the way.
+carrier (msc_response.inputs.carrier): counts from a count table, per-sample count
+files, transcript quantifications or single cells summed per sample, the sample
+sheet, gene symbols, and the warnings met on the way.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ import logging
 from dataclasses import dataclass
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 
 from msc_response.common.errors import InputError
-from msc_response.inputs import readers, validation
+from msc_response.inputs import count_files, quant_settings, quantifications, readers, validation
 from msc_response.inputs.carrier import to_anndata
 from msc_response.inputs.single_cell import SingleCellSpec, pseudobulk
 
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 class InputSpec:
     """Where the inputs are and how to read them: the relevant part of the config."""
 
-    counts: str
+    counts: str | None
     samples: str
     design: str
     contrasts: dict
@@ -32,13 +34,27 @@ class InputSpec:
     extra_count_columns: str = "drop"
     # symbols for human Ensembl IDs when no annotation is given
     human_genes: str | None = None
-    # a cells x genes .h5ad to sum per sample (the config's single_cell: block)
+    round_counts: bool = False
+    # one count file per sample (STAR or HTSeq), instead of `counts`
+    count_files: dict | None = None
+    # transcript quantifications (salmon, kallisto, RSEM), instead of `counts`
+    quantifications: dict | None = None
+    # `counts` is a cells x genes .h5ad to sum per sample (the config's single_cell:)
     single_cell: SingleCellSpec | None = None
+
+    @property
+    def source(self) -> str:
+        """What the counts are read from, for messages."""
+        if self.count_files:
+            return f"the files of sample-sheet column '{self.count_files['column']}'"
+        if self.quantifications:
+            return f"the files of sample-sheet column '{self.quantifications['column']}'"
+        return self.counts
 
     @classmethod
     def from_config(cls, config: dict, human_genes: str | None = None) -> "InputSpec":
         return cls(
-            counts=config["counts"],
+            counts=config.get("counts") or None,
             samples=config["samples"],
             design=config["design"],
             contrasts=config["contrasts"],
@@ -46,6 +62,9 @@ class InputSpec:
             categorical_variables=tuple(config.get("categorical_variables") or ()),
             extra_count_columns=config.get("extra_count_columns", "drop"),
             human_genes=human_genes,
+            round_counts=bool(config.get("round_counts", False)),
+            count_files=config.get("count_files") or None,
+            quantifications=config.get("quantifications") or None,
             single_cell=SingleCellSpec.from_config(config.get("single_cell")),
         )
 
@@ -69,43 +88,46 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
     to the sheet's sample order only if needed, and the AnnData's matrix).
     """
     sheet, warnings = check_sheet_and_design(spec)
-    cells = given_symbols = None
-    if spec.single_cell is not None:
-        bulk = pseudobulk(spec.counts, spec.single_cell, sheet.index)
-        counts, cells, given_symbols = bulk.counts, bulk.cells, bulk.symbols
+    unassigned, table_symbols, cells = None, None, None
+    if spec.count_files:
+        counts, unassigned = count_files.read_count_files(
+            sheet, count_files.CountFiles.from_config(spec.count_files), spec.samples, warnings
+        )
+        counts = validation.check_counts(counts, spec.source)
+        warnings += validation.warn_gene_ids(counts.index, spec.source)
+    elif spec.quantifications:
+        genes = quantifications.gene_counts(
+            sheet, quant_settings.check_settings(spec.quantifications), spec.samples, warnings
+        )
+        table_symbols = genes.symbols
+        counts = validation.check_counts(quantifications.round_counts(genes.counts), spec.source)
     else:
-        counts = readers.read_counts(spec.counts, warnings)
-    counts = validation.check_counts(counts, spec.counts)
-    warnings += validation.warn_gene_ids(counts.index, spec.counts)
-    counts, sample_warnings = validation.match_samples(
-        counts, sheet, spec.counts, spec.samples, spec.extra_count_columns
-    )
-    warnings += sample_warnings
-    if spec.annotation:
-        annotation = readers.read_annotation(spec.annotation)
-        symbols = readers.symbols_for(counts.index, annotation)
-    elif given_symbols is not None:
-        log.info("gene symbols from the var table of '%s'", spec.counts)
-        symbols = given_symbols
-    else:
-        annotation = default_annotation(counts.index, spec.human_genes)
-        symbols = readers.symbols_for(counts.index, annotation)
-    if spec.annotation:
-        unmatched = int((symbols.to_numpy() == counts.index.to_numpy()).sum())
-        if unmatched == len(symbols):
-            raise InputError(
-                f"Annotation '{spec.annotation}' maps none of the gene IDs in counts file "
-                f"'{spec.counts}' (e.g. '{counts.index[0]}'). Use an annotation for the "
-                f"same gene ID type (Ensembl vs symbol, same species)."
-            )
-        if unmatched:
-            warnings.append(
-                f"{unmatched} of {len(symbols)} gene IDs have no symbol in "
-                f"'{spec.annotation}'; their ID is used as the symbol."
-            )
+        if spec.single_cell is not None:
+            bulk = pseudobulk(spec.counts, spec.single_cell, sheet.index)
+            counts, cells, table_symbols = bulk.counts, bulk.cells, bulk.symbols
+            if table_symbols is not None:
+                log.info("cells file '%s': gene symbols from its var table", spec.counts)
+        else:
+            counts = readers.read_counts(spec.counts, warnings)
+            counts, table_symbols = readers.split_symbol_column(counts)
+            if table_symbols is not None:
+                log.info(
+                    "counts file '%s': column '%s' read as the genes' symbols",
+                    spec.counts, "gene_name/gene_symbol",
+                )
+        counts = validation.check_counts(counts, spec.counts, spec.round_counts, warnings)
+        warnings += validation.warn_gene_ids(counts.index, spec.counts)
+        counts, sample_warnings = validation.match_samples(
+            counts, sheet, spec.counts, spec.samples, spec.extra_count_columns
+        )
+        warnings += sample_warnings
+    symbols = gene_symbols(spec, counts.index, table_symbols, warnings)
     for warning in warnings:
         log.warning(warning)
     adata = to_anndata(counts, sheet, symbols, spec.design, warnings)
+    if unassigned is not None:
+        for column in unassigned.columns:
+            adata.obs[column] = unassigned[column].reindex(adata.obs_names).to_numpy()
     if cells is not None:
         adata.uns["single_cell"] = {
             "layer": spec.single_cell.layer or "X",
@@ -114,6 +136,40 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
             "n_cells": cells.reindex(adata.obs_names).to_numpy(),
         }
     return adata
+
+
+def gene_symbols(
+    spec: InputSpec, gene_ids: pd.Index, table_symbols: pd.Series | None, warnings: list[str]
+) -> pd.Series:
+    """The genes' symbols: from the annotation file when one is given, else from the
+    count table's own symbol column, else from the shipped human gene table (human
+    Ensembl IDs) or the IDs themselves."""
+    if not spec.annotation:
+        if table_symbols is not None:
+            return pd.Series(table_symbols.loc[gene_ids].to_numpy(), index=gene_ids, name="symbol")
+        return readers.symbols_for(gene_ids, default_annotation(gene_ids, spec.human_genes))
+    symbols = readers.symbols_for(gene_ids, readers.read_annotation(spec.annotation))
+    unmatched = symbols.to_numpy() == gene_ids.to_numpy()
+    if unmatched.all():
+        raise InputError(
+            f"Annotation '{spec.annotation}' maps none of the gene IDs in "
+            f"{_described(spec.source)} (e.g. '{gene_ids[0]}'). Use an annotation for the "
+            f"same gene ID type (Ensembl vs symbol, same species)."
+        )
+    if unmatched.any() and table_symbols is not None:
+        own = table_symbols.loc[gene_ids].to_numpy()
+        symbols = pd.Series(np.where(unmatched, own, symbols.to_numpy()), index=gene_ids, name="symbol")
+        unmatched = symbols.to_numpy() == gene_ids.to_numpy()
+    if unmatched.any():
+        warnings.append(
+            f"{int(unmatched.sum())} of {len(symbols)} gene IDs have no symbol in "
+            f"'{spec.annotation}'; their ID is used as the symbol."
+        )
+    return symbols
+
+
+def _described(source: str) -> str:
+    return source if source.startswith("the files") else f"counts file '{source}'"
 
 
 HUMAN_ENSEMBL = r"^ENSG\d{11}(\.\d+)?$"

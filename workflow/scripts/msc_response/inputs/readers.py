@@ -390,3 +390,23 @@ def symbols_for(gene_ids: pd.Index, annotation: pd.DataFrame | None) -> pd.Serie
 
 
 MISSING_VALUES = ["", "NA", "NaN", "nan", "N/A", "n/a", "NULL", "null", "-"]
+
+# Columns of gene symbols beside the gene IDs, as nf-core/rnaseq's merged tables
+# (salmon.merged.gene_counts.tsv: gene_id, gene_name, one column per sample) have.
+SYMBOL_COLUMNS = {"gene_name", "gene_symbol"}
+
+
+def split_symbol_column(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The counts without a `gene_name`/`gene_symbol` column, and that column as the
+    genes' symbols (empty symbols keep the gene ID); None when there is no such column.
+    """
+    found = [c for c in table.columns if str(c).strip().lower() in SYMBOL_COLUMNS]
+    if not found:
+        return table, None
+    column = found[0]
+    symbols = table[column].astype(object)
+    blank = symbols.isna() | symbols.astype(str).str.strip().isin(MISSING_VALUES)
+    symbols = symbols.astype(str).str.strip().where(~blank, pd.Series(table.index, index=table.index))
+    symbols.name = "symbol"
+    return table.drop(columns=found), symbols
+

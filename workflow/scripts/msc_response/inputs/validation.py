@@ -160,8 +160,29 @@ def warn_level_typos(sheet: pd.DataFrame, variables: list[str], path: str) -> li
 # ---------------------------------------------------------------- counts
 
 
-def check_counts(table: pd.DataFrame, path: str) -> pd.DataFrame:
+# What to do with estimated (fractional) counts: both ways forward.
+FRACTIONAL_FIX = (
+    "The workflow needs raw read counts, not normalised values, TPM or estimated "
+    "counts. For estimated counts of salmon, kallisto or RSEM (such as nf-core/rnaseq's "
+    "salmon.merged.gene_counts.tsv), best give the quantification files themselves in a "
+    "'quantifications:' block of the config (see config/README.md), so that tximport's "
+    "transcript-length offsets enter the model; or, for a table that is already "
+    "length-scaled (nf-core/rnaseq's salmon.merged.gene_counts_length_scaled.tsv), set "
+    "'round_counts: true' to round it to whole numbers"
+)
+
+
+def check_counts(
+    table: pd.DataFrame,
+    path: str,
+    round_counts: bool = False,
+    warnings: list[str] | None = None,
+) -> pd.DataFrame:
     """Return the counts as int64 after checking every cell is a non-negative integer.
+
+    With `round_counts`, fractional counts (a length-scaled table of estimated counts)
+    are rounded half to even, as R's round() in DESeqDataSetFromTximport, and a note
+    saying how many cells were rounded is appended to `warnings`.
 
     Memory: when pandas parsed every column as int64 (the usual case), the checks run
     on the parsed matrix itself and it is returned without a copy; only a table with
@@ -203,19 +224,20 @@ def check_counts(table: pd.DataFrame, path: str) -> pd.DataFrame:
         fractional = np.zeros(values.shape, dtype=bool)
         np.not_equal(np.mod(values, 1, where=np.isfinite(values), out=np.zeros_like(values)), 0, out=fractional)
         fractional |= np.isinf(values)
+        fractional &= ~np.isnan(values)
         problems = [
             (np.isnan(values), "is missing", "Fill in the count (0 if none were seen)"),
             (values < 0, "is negative", "Counts must be non-negative whole numbers"),
-            (
-                fractional,
-                "is not a whole number",
-                "The workflow needs raw read counts, not normalised values, TPM or "
-                "estimated counts; round estimated counts (e.g. tximport) or supply raw counts",
-            ),
         ]
+        if round_counts:
+            problems.append((np.isinf(values), "is infinite", "Counts must be finite"))
+        else:
+            problems.append((fractional, "is not a whole number", FRACTIONAL_FIX))
         for mask, what, fix in problems:
             if mask.any():
                 _report_cells(mask, what, fix, table, values, path)
+        if round_counts:
+            _round_counts(values, fractional, path, warnings)
         counts = pd.DataFrame(values.astype(np.int64), index=table.index, columns=table.columns)
         del values
     all_zero = counts.columns[~counts.to_numpy().any(axis=0)]
@@ -225,6 +247,27 @@ def check_counts(table: pd.DataFrame, path: str) -> pd.DataFrame:
             f"gene. Remove them from the counts and the sample sheet (a failed library?)."
         )
     return counts
+
+
+def _round_counts(values: np.ndarray, fractional: np.ndarray, path: str, warnings) -> None:
+    """Round `values` in place (half to even, as R's round) and say so."""
+    n = int(fractional.sum())
+    if not n:
+        log.info("round_counts: the counts in '%s' are whole numbers already", path)
+        return
+    rounded = np.rint(values)
+    change = float(np.abs(rounded - values).max())
+    values[...] = rounded
+    message = (
+        f"Counts file '{path}': {n:,} of {values.size:,} counts were not whole numbers and "
+        f"were rounded (round_counts: true; largest change {change:.3g}). Rounding suits a "
+        f"length-scaled table of estimated counts; for salmon, kallisto or RSEM output the "
+        f"'quantifications:' block, with tximport's offsets, is better."
+    )
+    if warnings is None:
+        log.warning(message)
+    else:
+        warnings.append(message)
 
 
 def _numeric_column(values: pd.Series, column: str, index: pd.Index, path: str) -> pd.Series:

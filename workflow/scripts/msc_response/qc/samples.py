@@ -244,5 +244,9 @@ def sample_qc_table(
     flags = flag_samples(table, rules, k)
     table.insert(1, "flag", flags["flag"])
     table["outlier"] = table["flag"] == "outlier"
+    # reads the counting left out of the genes (HTSeq's __no_feature..., STAR's N_...
+    # rows of per-sample count files), when the counts came from such files
+    for column in (c for c in adata.obs.columns if c.startswith("unassigned_")):
+        table[column] = adata.obs[column].to_numpy()
     table["flag_reason"] = flags["flag_reason"]  # last: long words read best at the end
     return table, explained

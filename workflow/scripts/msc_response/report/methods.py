@@ -27,6 +27,9 @@ CITATIONS = {
     "pydeseq2": "Muzellec B, Teleńczuk M, Cabeli V, Andreux M (2023). PyDESeq2: a python "
     "package for bulk RNA-seq differential expression analysis. Bioinformatics 39:btad547. "
     "doi:10.1093/bioinformatics/btad547",
+    "tximport": "Soneson C, Love MI, Robinson MD (2015). Differential analyses for RNA-seq: "
+    "transcript-level estimates improve gene-level inferences. F1000Research 4:1521. "
+    "doi:10.12688/f1000research.7563.2",
     "gseapy": "Fang Z, Liu X, Peltz G (2023). GSEApy: a comprehensive package for performing "
     "gene set enrichment analysis in Python. Bioinformatics 39:btac757. "
     "doi:10.1093/bioinformatics/btac757",
@@ -79,9 +82,10 @@ def flatten(mapping, prefix: str = "") -> list[tuple[str, str]]:
 def checksum_rows(inputs: dict) -> list[dict]:
     rows = []
     for name, entry in (inputs or {}).items():
-        if name == "gene_sets":
+        if name in ("gene_sets", "count_files"):
+            label = "gene sets" if name == "gene_sets" else "input file"
             for collection, sub in (entry or {}).items():
-                rows.append(_checksum_row(f"gene sets: {collection}", sub))
+                rows.append(_checksum_row(f"{label}: {collection}", sub))
         else:
             rows.append(_checksum_row(name, entry))
     return rows
@@ -152,5 +156,9 @@ def methods_section(provenance: dict, config: dict, facts: dict, env: jinja2.Env
             "result_checksums.tsv",
         ),
         "paragraphs": paragraphs,
-        "citations": list(CITATIONS.values()),
+        "citations": [
+            text
+            for key, text in CITATIONS.items()
+            if key != "tximport" or config.get("quantifications")
+        ],
     }
