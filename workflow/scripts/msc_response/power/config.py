@@ -61,8 +61,14 @@ def power_contrasts(config: dict) -> list[str]:
 def current_sizes(sheet, spec: dict) -> list[int]:
     """[n_test, n_reference]: the cohort's own group sizes for a two-level contrast
     of the config (`sheet`: the checked sample sheet)."""
-    from msc_response.design.contrasts import parse_contrasts
+    column = sheet[spec["variable"]].astype(str)
+    return [int((column == _level(spec[role])).sum()) for role in ("test", "reference")]
 
-    [contrast] = parse_contrasts({"contrast": spec})
-    column = sheet[contrast.variable].astype(str)
-    return [int((column == contrast.test).sum()), int((column == contrast.reference).sum())]
+
+def _level(value) -> str:
+    """A level as the sheet holds it (YAML reads `test: 1` as a number), as
+    `design.contrasts` reads it; not imported from there, whose formula parsing the
+    report's env does not carry."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

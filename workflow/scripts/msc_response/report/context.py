@@ -102,6 +102,7 @@ def build_context(
         ],
         "collections": collections,
         "source_in_design": "source" in categorical_design_variables(audit),
+        "power": bool(stages.power),
     }
     return {
         "title": settings.title,
