@@ -84,7 +84,7 @@ def power_section(
         "target": f"{TARGET:.0%}",
         "fold": FOLD,
         "alpha": alpha,
-        "fraction": settings.get("fraction"),
+        "fraction": f"{settings['fraction']:.3g}" if "fraction" in settings else "a share",
         "replicates": settings.get("replicates"),
         "fdp_max": f"{fdp.max():.3f}" if len(fdp) and fdp.notna().any() else "NA",
         "figure": figure(
