@@ -342,3 +342,34 @@ def test_report_states_power_with_figure_and_table(tmp_path):
     assert "Statistical power was estimated by simulation" in text
     # the other contrast had no power stage: no section
     assert 'id="contrast-bone_marrow_vs_adipose-power"' not in html
+
+
+def test_a_contrast_between_two_non_reference_levels():
+    """A three-level variable, contrast c vs b (neither the fitted reference): the
+    other level's samples stay as they are, the two compared groups are resized."""
+    from ._deseq_cases import synthetic
+
+    samples = [f"s{i:02d}" for i in range(15)]
+    sheet = pd.DataFrame(
+        {"batch": ["x", "y", "z"] * 5, "group": ["a"] * 5 + ["b"] * 5 + ["c"] * 5},
+        index=samples,
+    )
+    indicators = pd.DataFrame(
+        {"b": (sheet["group"] == "b").astype(float), "c": (sheet["group"] == "c").astype(float)}
+    )
+    counts = synthetic(1500, indicators, {"b": 1.0, "c": 1.0}, seed=5, de_fraction=0.1)
+    for column in sheet:
+        sheet[column] = pd.Categorical(sheet[column])
+    symbols = pd.Series(counts.columns, index=counts.columns)
+    contrasts = [Contrast("b_vs_a", "group", "b", "a"), Contrast("c_vs_b", "group", "c", "b")]
+    fit = fit_for_contrasts(counts, sheet, "~ batch + group", fit_plan(sheet, contrasts, None),
+                            symbols, DESettings())
+    source = source_cohort(fit.model, contrasts[1].as_list())
+    assert (source.n_test, source.n_reference) == (5, 5)
+    assert list(source.level[:5]) == ["a"] * 5
+    settings = PowerSettings(effect_sizes=(1.0, 2.0), group_sizes=("current", 10),
+                             fraction=0.1, replicates=1, seed=1)
+    table = power_table(fit, contrasts[1].as_list(), DESettings(inference="default"), settings)
+    assert set(zip(table["n_test"], table["n_reference"])) == {(5, 5), (10, 10)}
+    every = table[table["mean_stratum"] == "all"].set_index(["effect_size", "n_test"])["power"]
+    assert every[(2.0, 10)] > every[(1.0, 5)]

@@ -2,8 +2,8 @@
 
 For every group size and replicate, `power_table` simulates a cohort
 (`simulate.simulate_cohort`), fits it with the workflow's own DE path and settings
-(`de.fit.prefilter_mask`, `de.fit.fit_design` with the engine the config names,
-gene-vectorised; `de.results.wald_results` for the Wald test, Cook's filter,
+(`de.fit.prefilter_mask`, `de.fit.fit_design` with the fast engine, gene-vectorised,
+whichever engine the config names for the cohort's own fit; `de.results.wald_results` for the Wald test, Cook's filter,
 independent filtering and BH at alpha) and scores it: a planted gene is found when
 its padj < alpha and its log2FC has the planted sign (pre-filtered genes are not
 found); any other gene called is a false discovery. All effect sizes are planted in
@@ -18,6 +18,7 @@ replicates; the same for every effect size, as they share their cohorts).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -147,6 +148,10 @@ def power_table(
 ) -> pd.DataFrame:
     """The power of `contrast` ([variable, test, reference]) of the fitted design,
     by effect size, group size and mean-count stratum (`COLUMNS`)."""
+    if de_settings.inference != "fast":
+        # the same answers (tests/unit/test_fast_inference.py), some 20x faster
+        log.info("power: simulated cohorts are fitted with the fast engine")
+        de_settings = dataclasses.replace(de_settings, inference="fast")
     source = source_cohort(fit.model, contrast, fit_path)
     key = source.contrast
     vector = fit.model.contrast_vectors[key]
