@@ -3,9 +3,9 @@ line per effect size, one panel per mean-count stratum ('all' first), with the 9
 intervals as bands, the cohort's own size marked and 80% power as a dashed line.
 
 The cohort's own, unbalanced sizes sit at their balanced equivalent (harmonic mean,
-`summary.equivalent_size`). Strata whose intervals are wider than `MAX_CI_WIDTH`
-somewhere (too few genes for a stable estimate) are left out of the figure, not of
-the table.
+`summary.equivalent_size`). Strata whose intervals are wider than
+`summary.MAX_CI_WIDTH` somewhere (too few genes for a stable estimate) are left out
+of the figure, not of the table (`summary.shown_strata`).
 """
 
 from __future__ import annotations
