@@ -18,6 +18,7 @@ include: "workflow/rules/crosscheck.smk"
 include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/markers.smk"
+include: "workflow/rules/power.smk"
 include: "workflow/rules/report.smk"
 
 

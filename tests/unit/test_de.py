@@ -116,8 +116,10 @@ def test_fit_file_restores_every_field(saved_fit):
     arrays = ["dispersions", "counts", "non_zero", "cooks_outlier", "all_zero_after_refit"]
     for name in arrays:
         _same_array(getattr(back, name), getattr(model, name))
+    assert np.isfinite(model.prior_disp_var) and model.prior_disp_var > 0
+    assert back.prior_disp_var == model.prior_disp_var and type(back.prior_disp_var) is float
     # a field added to the dataclasses must be added to the file and to this test
-    checked = {"design", "contrast_vectors", "releveled", *frames, *arrays}
+    checked = {"design", "contrast_vectors", "releveled", "prior_disp_var", *frames, *arrays}
     assert {f.name for f in dataclasses.fields(model)} == checked
     assert {f.name for f in dataclasses.fields(fit)} == {"model", "genes", "min_count", "min_samples"}
     assert list(back.contrast_vectors) == list(model.contrast_vectors)
@@ -221,6 +223,21 @@ def test_fit_file_of_another_format_or_not_hdf5_is_refused(saved_fit, tmp_path):
         assert str(bad) in message and found in message, message
         assert "deseq2_fit" in message and "snakemake --forcerun deseq2_fit" in message
         assert f"format {FIT_FORMAT}" in message
+
+
+def test_fit_file_of_an_earlier_version_has_no_prior_variance(saved_fit, tmp_path):
+    """Format-3 files written before the power stage lack uns/prior_disp_var: they
+    still serve the contrast jobs (read as NaN; the power stage asks for a refit)."""
+    import h5py
+
+    _, fit, path, _ = saved_fit
+    earlier = tmp_path / "earlier.h5ad"
+    earlier.write_bytes(path.read_bytes())
+    with h5py.File(earlier, "r+") as handle:
+        del handle["uns/prior_disp_var"]
+    loaded = load_fit(earlier)
+    assert np.isnan(loaded.model.prior_disp_var)
+    _same_array(loaded.model.dispersions, fit.model.dispersions)
 
 
 def test_fit_plan_reference_levels_and_prefilter(cohort):

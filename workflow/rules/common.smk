@@ -31,6 +31,7 @@ from msc_response.inputs.quant_settings import (  # noqa: E402
 from msc_response.inputs.readers import require_file  # noqa: E402
 from msc_response.inputs.validation import check_sheet  # noqa: E402
 from msc_response.markers.config import check_marker_config  # noqa: E402
+from msc_response.power.config import current_sizes, power_contrasts  # noqa: E402
 from msc_response.report.files import ResultFiles, Stages  # noqa: E402
 
 
@@ -144,6 +145,15 @@ except InputError as err:
     stop_with(f"Invalid input: {err}")
 
 
+# Power stage (issue 22): the two-level contrasts, when power.enabled.
+POWER_CONTRASTS = power_contrasts(config)
+
+
+def current_group_sizes(contrast):
+    """[n_test, n_reference] of a contrast in the sample sheet."""
+    return current_sizes(SAMPLES, config["contrasts"][contrast])
+
+
 def marker_gmt_input():
     return [MARKERS.gmt] if MARKERS.gmt else []
 
@@ -205,6 +215,7 @@ def report_stages():
         "collections": list(COLLECTIONS),
         "signature": config["markers"]["signature"]["enabled"],
         "crosscheck": config["crosscheck_r"]["enabled"],
+        "power": POWER_CONTRASTS,
     }
 
 
@@ -276,6 +287,11 @@ def all_outputs():
             )
         ]
         outputs.append("results/enrichment/summary.tsv")
+    # Power stage (issue 22)
+    outputs += expand(
+        ["results/power/{contrast}.tsv", "results/power/{contrast}.png"],
+        contrast=POWER_CONTRASTS,
+    )
     # How the run was made, with the checksums of the results above (rule provenance).
     outputs.append("results/provenance.json")
     # The HTML report, from all of the above (rule report, the last one).

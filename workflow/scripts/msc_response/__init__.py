@@ -18,6 +18,8 @@ order the data flows through them:
 - `enrichment`: gene-set collections, GSEA and ORA, figures (rules enrichment*).
 - `markers`: marker tables, the curated panel and the MSC identity check, the
   response signature, figures (rules markers, identity_check, signature, marker_plots).
+- `power`: the power of each two-level contrast, by cohorts simulated from the
+  fitted model and refitted (rule power), its figure (rule power_plot).
 - `report`: the HTML report: reading the result files, assembling the sections,
   rendering the template (rule report).
 - `example`: the simulator of the shipped example cohort (resources/example/).

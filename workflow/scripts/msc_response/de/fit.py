@@ -141,6 +141,9 @@ class FittedModel:
     all_zero_after_refit: np.ndarray  # SE, stat 0 and p-value 1, as PyDESeq2
     contrast_vectors: dict
     releveled: dict
+    # the variance of the true log dispersions about the trend (DESeq2's prior);
+    # NaN for fits that do not carry it (the power stage's simulation needs it)
+    prior_disp_var: float = float("nan")
 
 
 def fitted_model(dds, variables) -> FittedModel:
@@ -189,6 +192,7 @@ def fitted_model(dds, variables) -> FittedModel:
         all_zero_after_refit=np.asarray(all_zero_after_refit, dtype=bool),
         contrast_vectors=vectors,
         releveled=releveled,
+        prior_disp_var=float(dds.uns.get("prior_disp_var", np.nan)),
     )
 
 

@@ -23,7 +23,9 @@ opening it runs no code and it does not depend on this library's class layout.
   coefficients);
 - `uns`: `format` (FIT_FORMAT), `design`, `min_count`, `min_samples`,
   `fitted_counts_dtype` (the dtype of the counts the model was fitted on), and a
-  `description`.
+  `description`; `prior_disp_var` (the variance of the log dispersions about their
+  trend, DESeq2's dispersion prior; the power stage draws dispersions with it),
+  absent from files of earlier versions (read as NaN).
 
 `save_fit` writes it with anndata (the fit job has it loaded anyway); `load_fit` reads
 it with h5py alone, without anndata or PyDESeq2, whose imports cost more than a
@@ -100,6 +102,7 @@ def save_fit(fit: DesignFit, path, counts: pd.DataFrame) -> None:
         "min_count": int(fit.min_count),
         "min_samples": int(fit.min_samples),
         "fitted_counts_dtype": model.counts.dtype.str,
+        "prior_disp_var": float(model.prior_disp_var),
         "LFC_columns": _strings(model.lfc.columns),
         "design_matrix_columns": _strings(model.design_matrix.columns),
         "releveled": {
@@ -290,6 +293,9 @@ def _read_fit(handle: h5py.File) -> DesignFit:
         all_zero_after_refit=var["all_zero_after_refit"].to_numpy()[kept],
         contrast_vectors=vectors,
         releveled=releveled,
+        prior_disp_var=(
+            float(uns["prior_disp_var"][()]) if "prior_disp_var" in uns else float("nan")
+        ),
     )
     genes = pd.DataFrame({column: var[column].to_numpy() for column in GENE_COLUMNS},
                          index=genes_index)

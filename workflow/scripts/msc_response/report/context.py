@@ -19,6 +19,7 @@ from msc_response.report.files import ResultFiles, Stages
 from msc_response.report.jinja import environment
 from msc_response.report.markers import markers_section
 from msc_response.report.methods import methods_section, read_provenance
+from msc_response.report.power import power_section
 from msc_response.report.reading import (
     DESIGN_AUDIT_REQUIRED,
     categorical_design_variables,
@@ -78,6 +79,11 @@ def build_context(
                 "markers": markers_section(
                     files, name, contrast, config, settings.top_genes, stages.signature
                 ),
+                "power": (
+                    power_section(files, name, contrast, sheet, config)
+                    if name in stages.power
+                    else None
+                ),
             }
         )
     provenance = read_provenance(files.provenance)
@@ -96,6 +102,7 @@ def build_context(
         ],
         "collections": collections,
         "source_in_design": "source" in categorical_design_variables(audit),
+        "power": bool(stages.power),
     }
     return {
         "title": settings.title,

@@ -17,14 +17,16 @@ SIGNATURE_FILES = ("signature", "signature_performance", "signature_roc")
 class Stages:
     """What the run made beyond the fixed stages: the gene-set collections enrichment
     ran (none when it is off), whether the marker stage fitted a signature, whether
-    the R cross-check ran."""
+    the R cross-check ran, the contrasts the power stage ran for."""
 
     collections: tuple[str, ...] = ()
     signature: bool = True
     crosscheck: bool = False
+    power: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "collections", tuple(self.collections))
+        object.__setattr__(self, "power", tuple(self.power))
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ class ResultFiles:
         )
         return files
 
+    def power(self, contrast: str) -> dict[str, str]:
+        return {
+            "table": self._path("power", f"{contrast}.tsv"),
+            "figure": self._path("power", f"{contrast}.png"),
+        }
+
     def all(self, contrasts: Iterable[str], stages: Stages) -> list[str]:
         """Every file the report reads, for the rule's `input:`."""
         paths = [
@@ -129,4 +137,6 @@ class ResultFiles:
                 for name, path in self.markers(contrast).items()
                 if stages.signature or name not in SIGNATURE_FILES
             ]
+            if contrast in stages.power:
+                paths += self.power(contrast).values()
         return paths
