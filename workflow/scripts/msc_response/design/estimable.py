@@ -151,7 +151,7 @@ def reduced_model(sheet: pd.DataFrame, design: str, reduced: str, where: str):
         raise InputError(
             f"{where}: reduced '{reduced}' is not a formula. Write the design without "
             f"the terms to test, such as '~ batch + response' for a design "
-            f"'~ batch + source + response'."
+            f"'~ batch + source + response'." + _estimable_note(sheet, design)
         ) from None
     extra = [v for v in reduced_variables if v not in design_variables(design)]
     if extra:
