@@ -67,7 +67,44 @@ def contrast_kind(spec: dict) -> str:
     return "within" if spec.get("within") else "wald"
 
 
+FORMS = (
+    "two levels: {variable: response, test: responder, reference: non_responder}, "
+    "optionally with 'within: {source: wharton_jelly}' (needs an interaction in the "
+    "design); a continuous variable: {variable: abi_change}; a likelihood-ratio test: "
+    "{test: LRT, reduced: \"~ batch + response\"}"
+)
+
+
+def _check_form(name: str, spec: dict) -> None:
+    """The keys of a contrast make one of the kinds (see FORMS)."""
+    where = f"config 'contrasts: {name}'"
+    keys = set(spec or {})
+    lrt = str(spec.get("test", "")).upper() == "LRT" if spec else False
+    problem = None
+    if "reduced" in keys and not lrt:
+        problem = "'reduced' is for a likelihood-ratio test: add 'test: LRT'"
+    elif lrt and "reduced" not in keys and "reference" not in keys:
+        problem = "a likelihood-ratio test needs 'reduced' (the design without the terms to test)"
+    elif lrt and "reduced" in keys and keys - {"test", "reduced"}:
+        problem = (
+            f"a likelihood-ratio test takes 'test' and 'reduced' only, not "
+            f"{', '.join(repr(k) for k in sorted(keys - {'test', 'reduced'}))}"
+        )
+    elif not lrt and "variable" not in keys:
+        problem = "'variable' is missing"
+    elif ("test" in keys) != ("reference" in keys):
+        problem = (
+            "give both 'test' and 'reference' (two levels of a categorical variable), or "
+            "neither (a continuous variable)"
+        )
+    elif "within" in keys and "test" not in keys:
+        problem = "'within' is for two levels of a categorical variable ('test' and 'reference')"
+    if problem:
+        raise InputError(f"{where}: {problem}. The kinds of contrast: {FORMS}.")
+
+
 def parse_contrast(name: str, spec: dict) -> Contrast:
+    _check_form(name, spec)
     kind = contrast_kind(spec)
     if kind == "lrt":
         return Contrast(name, "", "LRT", str(spec["reduced"]).strip(), kind="lrt")

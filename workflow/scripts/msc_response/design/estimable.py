@@ -236,3 +236,18 @@ def describe(sheet: pd.DataFrame, design: str, contrast, references=None) -> dic
             f"{_adjusted_for(design, contrast)} (Wald test of {terms})."
         )
     return dict(kind=contrast.kind, coefficients=terms, df=1, description=words)
+
+
+def contrasts_table(sheet: pd.DataFrame, design: str, contrasts, references=None) -> pd.DataFrame:
+    """results/qc/contrasts.tsv: one row per contrast with its kind, the coefficients
+    it tests (weights by name; for an LRT the removed ones), its degrees of freedom
+    and what it estimates in words."""
+    rows = []
+    for contrast in contrasts:
+        try:
+            row = describe(sheet, design, contrast, references)
+        except InputError as error:  # the run stops at check_inputs; say why here
+            row = dict(kind=contrast.kind, coefficients="", df=np.nan,
+                       description=f"cannot be estimated: {error}")
+        rows.append({"contrast": contrast.name, **row})
+    return pd.DataFrame(rows, columns=["contrast", "kind", "coefficients", "df", "description"])

@@ -12,6 +12,32 @@ from typing import Iterable
 
 SIGNATURE_FILES = ("signature", "signature_performance", "signature_roc")
 
+# The stages after DE that run for each kind of contrast (msc_response.design.contrasts),
+# and why a stage does not run for a kind: the report says so where the stage would be.
+KIND_STAGES = {
+    "wald": ("crosscheck", "enrichment", "markers", "signature"),
+    "within": ("enrichment", "markers", "signature"),
+    "continuous": ("enrichment",),
+    "lrt": (),
+}
+NOT_RUN = {
+    "crosscheck": "the R cross-check (rule crosscheck_r) compares two levels of a factor "
+    "only; the other kinds are held to R DESeq2 by the test suite (tests/unit/"
+    "test_de_kinds_r.py)",
+    "enrichment": "a likelihood-ratio test has no direction, so there is no ranking for "
+    "GSEA and no up/down list for ORA; enrichment of its significant genes is not run yet",
+    "markers": "marker tables compare two groups of samples (AUROC); per-unit and "
+    "per-level marker tables for this kind are not made yet",
+    "signature": "the response signature is a classifier of two groups of samples, so it "
+    "runs for two-level contrasts only",
+}
+
+
+def runs(kind: str, stage: str) -> bool:
+    """Whether `stage` (crosscheck, enrichment, markers, signature) runs for a
+    contrast of `kind`."""
+    return stage in KIND_STAGES.get(kind, KIND_STAGES["wald"])
+
 
 @dataclass(frozen=True)
 class Stages:
@@ -22,9 +48,21 @@ class Stages:
     collections: tuple[str, ...] = ()
     signature: bool = True
     crosscheck: bool = False
+    kinds: tuple = ()  # (contrast, kind) pairs; a contrast not listed is 'wald'
 
     def __post_init__(self):
         object.__setattr__(self, "collections", tuple(self.collections))
+        kinds = self.kinds.items() if isinstance(self.kinds, dict) else self.kinds
+        object.__setattr__(self, "kinds", tuple((str(n), str(k)) for n, k in kinds))
+
+    def kind(self, contrast: str) -> str:
+        return dict(self.kinds).get(contrast, "wald")
+
+    def runs(self, contrast: str, stage: str) -> bool:
+        """Whether `stage` ran for `contrast`: on in the config and for its kind."""
+        on = {"crosscheck": self.crosscheck, "signature": self.signature,
+              "enrichment": bool(self.collections)}.get(stage, True)
+        return on and runs(self.kind(contrast), stage)
 
 
 @dataclass(frozen=True)
@@ -116,17 +154,19 @@ class ResultFiles:
             self.identity,
             self.provenance,
         ]
-        if stages.collections:
+        if any(stages.runs(c, "enrichment") for c in contrasts):
             paths.append(self.enrichment_summary)
         for contrast in contrasts:
             paths += self.de(contrast).values()
-            if stages.crosscheck:
+            if stages.runs(contrast, "crosscheck"):
                 paths.append(self.crosscheck(contrast))
-            for collection in stages.collections:
-                paths += self.enrichment(contrast, collection).values()
-            paths += [
-                path
-                for name, path in self.markers(contrast).items()
-                if stages.signature or name not in SIGNATURE_FILES
-            ]
+            if stages.runs(contrast, "enrichment"):
+                for collection in stages.collections:
+                    paths += self.enrichment(contrast, collection).values()
+            if stages.runs(contrast, "markers"):
+                paths += [
+                    path
+                    for name, path in self.markers(contrast).items()
+                    if stages.runs(contrast, "signature") or name not in SIGNATURE_FILES
+                ]
         return paths
