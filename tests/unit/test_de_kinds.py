@@ -189,3 +189,22 @@ def test_within_shrinkage_is_the_releveled_models(cohort, fitted):
     b = other.loc[a.index, "log2FoldChange_shrunk"]
     assert np.corrcoef(a, b)[0, 1] > 0.9999
     assert np.allclose(shrunk["log2FoldChange"], other.loc[shrunk.index, "log2FoldChange"], atol=1e-4, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ({"variable": "v", "reduced": "~ b"}, "add 'test: LRT'"),
+        ({"test": "LRT"}, "needs 'reduced'"),
+        ({"test": "LRT", "reduced": "~ b", "variable": "v"}, "not 'variable'"),
+        ({"test": "a", "reference": "b"}, "'variable' is missing"),
+        ({"variable": "v", "test": "a"}, "give both 'test' and 'reference'"),
+        ({"variable": "v", "within": {"s": "x"}}, "'within' is for two levels"),
+    ],
+)
+def test_the_keys_of_a_contrast_make_one_kind(spec, expected):
+    with pytest.raises(InputError, match="config 'contrasts: c'") as error:
+        parse_contrasts({"c": spec})
+    assert expected in str(error.value) and "The kinds of contrast" in str(error.value)
+    for good in SPECS.values():
+        parse_contrasts({"c": good})

@@ -242,6 +242,13 @@ def all_outputs():
         ],
         contrast=contrasts_with("markers"),
     )
+    outputs += expand(
+        [
+            "results/markers/{contrast}/markers.tsv",
+            "results/markers/{contrast}/expression.png",
+        ],
+        contrast=contrasts_with("kind_markers"),
+    )
     if config["markers"]["signature"]["enabled"]:
         outputs += expand(
             [
@@ -263,6 +270,8 @@ def all_outputs():
                 "dotplot.png",
                 "gsea_top.png",
             )
+            # an LRT has no GSEA, so no GSEA figures
+            if CONTRAST_KINDS[contrast] != "lrt" or not kind.endswith(".png")
         ]
         outputs.append("results/enrichment/summary.tsv")
     # How the run was made, with the checksums of the results above (rule provenance).

@@ -90,7 +90,9 @@ def _check_form(name: str, spec: dict) -> None:
             f"a likelihood-ratio test takes 'test' and 'reduced' only, not "
             f"{', '.join(repr(k) for k in sorted(keys - {'test', 'reduced'}))}"
         )
-    elif not lrt and "variable" not in keys:
+    elif lrt and "reduced" in keys:
+        return
+    elif "variable" not in keys:
         problem = "'variable' is missing"
     elif ("test" in keys) != ("reference" in keys):
         problem = (

@@ -17,7 +17,7 @@ from msc_response.report.cohort import cohort_section, qc_section
 from msc_response.report.contrast import de_section, enrichment_overview, enrichment_section
 from msc_response.report.files import NOT_RUN, ResultFiles, Stages, runs
 from msc_response.report.jinja import environment
-from msc_response.report.markers import markers_section
+from msc_response.report.markers import kind_markers_section, markers_section
 from msc_response.report.methods import methods_section, read_provenance
 from msc_response.report.reading import (
     DESIGN_AUDIT_REQUIRED,
@@ -85,6 +85,9 @@ def build_context(
                     files, name, contrast, config, settings.top_genes,
                     stages.runs(name, "signature"),
                 ) if stages.runs(name, "markers") else None,
+                "kind_markers": kind_markers_section(
+                    files, name, contrast, config, settings.top_genes
+                ) if stages.runs(name, "kind_markers") else None,
                 # why a stage did not run for this kind of contrast
                 "not_run": {
                     stage: NOT_RUN[stage]

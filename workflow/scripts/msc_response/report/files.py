@@ -11,23 +11,22 @@ from dataclasses import dataclass
 from typing import Iterable
 
 SIGNATURE_FILES = ("signature", "signature_performance", "signature_roc")
+GSEA_FIGURES = ("dotplot", "gsea_top")
 
 # The stages after DE that run for each kind of contrast (msc_response.design.contrasts),
 # and why a stage does not run for a kind: the report says so where the stage would be.
 KIND_STAGES = {
     "wald": ("crosscheck", "enrichment", "markers", "signature"),
     "within": ("enrichment", "markers", "signature"),
-    "continuous": ("enrichment",),
-    "lrt": (),
+    "continuous": ("enrichment", "kind_markers"),
+    "lrt": ("enrichment", "kind_markers"),
 }
 NOT_RUN = {
     "crosscheck": "the R cross-check (rule crosscheck_r) compares two levels of a factor "
     "only; the other kinds are held to R DESeq2 by the test suite (tests/unit/"
     "test_de_kinds_r.py)",
-    "enrichment": "a likelihood-ratio test has no direction, so there is no ranking for "
-    "GSEA and no up/down list for ORA; enrichment of its significant genes is not run yet",
-    "markers": "marker tables compare two groups of samples (AUROC); per-unit and "
-    "per-level marker tables for this kind are not made yet",
+    "enrichment": "enrichment is not run for this kind of contrast",
+    "markers": "marker tables with AUROCs compare two groups of samples",
     "signature": "the response signature is a classifier of two groups of samples, so it "
     "runs for two-level contrasts only",
 }
@@ -145,6 +144,13 @@ class ResultFiles:
         )
         return files
 
+    def kind_markers(self, contrast: str) -> dict[str, str]:
+        """A continuous or LRT contrast's marker table and figure (markers.kinds)."""
+        return {
+            "markers": self._path("markers", contrast, "markers.tsv"),
+            "figure": self._path("markers", contrast, "expression.png"),
+        }
+
     def all(self, contrasts: Iterable[str], stages: Stages) -> list[str]:
         """Every file the report reads, for the rule's `input:`."""
         paths = [
@@ -162,11 +168,18 @@ class ResultFiles:
                 paths.append(self.crosscheck(contrast))
             if stages.runs(contrast, "enrichment"):
                 for collection in stages.collections:
-                    paths += self.enrichment(contrast, collection).values()
+                    paths += [
+                        path
+                        for key, path in self.enrichment(contrast, collection).items()
+                        # an LRT has no direction: no GSEA, so no GSEA figures
+                        if stages.kind(contrast) != "lrt" or key not in GSEA_FIGURES
+                    ]
             if stages.runs(contrast, "markers"):
                 paths += [
                     path
                     for name, path in self.markers(contrast).items()
                     if stages.runs(contrast, "signature") or name not in SIGNATURE_FILES
                 ]
+            if stages.runs(contrast, "kind_markers"):
+                paths += self.kind_markers(contrast).values()
         return paths
