@@ -52,30 +52,43 @@ def simulate(sheet: pd.DataFrame, effects: dict, n_genes: int = 1500, seed: int 
     return counts.loc[:, keep], pd.DataFrame(truth, index=genes).loc[keep]
 
 
-def r_kind(counts: pd.DataFrame, sheet: pd.DataFrame, design: str, **params) -> pd.DataFrame:
-    """R DESeq2 (deseq2_kinds.R) with `params` (mode, reduced, name, terms)."""
+def _write_job(wd: Path, counts: pd.DataFrame, sheet: pd.DataFrame, design: str, params: dict):
+    wd.mkdir(parents=True)
+    write_counts_tsv(counts, wd / "counts.tsv")
+    coldata = sheet.copy()
+    levels = []
+    for column in coldata.columns:
+        if isinstance(coldata[column].dtype, pd.CategoricalDtype):
+            levels += [(column, str(c)) for c in coldata[column].cat.categories]
+            coldata[column] = coldata[column].astype(str)
+    coldata.rename_axis("sample").to_csv(wd / "coldata.tsv", sep="\t")
+    pd.DataFrame(levels, columns=["variable", "level"]).to_csv(
+        wd / "levels.tsv", sep="\t", index=False
+    )
+    with open(wd / "params.tsv", "w") as handle:
+        for key, value in {"design": design, **params}.items():
+            handle.write(f"{key}\t{value}\n")
+
+
+def r_kinds(jobs: dict) -> dict:
+    """R DESeq2 (deseq2_kinds.R, one process) for each job: name -> (counts, sheet,
+    design, params with mode, reduced, name, terms). Returns name -> results table
+    (with R's dispersions; `attrs['names']`: resultsNames)."""
     with tempfile.TemporaryDirectory(prefix="rkinds_") as tmp:
-        wd = Path(tmp)
-        write_counts_tsv(counts, wd / "counts.tsv")
-        coldata = sheet.copy()
-        levels = []
-        for column in coldata.columns:
-            if isinstance(coldata[column].dtype, pd.CategoricalDtype):
-                levels += [(column, str(c)) for c in coldata[column].cat.categories]
-                coldata[column] = coldata[column].astype(str)
-        coldata.rename_axis("sample").to_csv(wd / "coldata.tsv", sep="\t")
-        pd.DataFrame(levels, columns=["variable", "level"]).to_csv(
-            wd / "levels.tsv", sep="\t", index=False
-        )
-        with open(wd / "params.tsv", "w") as handle:
-            for key, value in {"design": design, **params}.items():
-                handle.write(f"{key}\t{value}\n")
-        command = r_command(wd)
-        command[2] = str(R_SCRIPT)
+        folders = {}
+        for i, (name, (counts, sheet, design, params)) in enumerate(jobs.items()):
+            folders[name] = Path(tmp) / f"job{i}"
+            _write_job(folders[name], counts, sheet, design, params)
+        command = r_command(tmp)[:2] + [str(R_SCRIPT)] + [str(f) for f in folders.values()]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(done.stderr)
-        table = pd.read_csv(wd / "results.tsv", sep="\t", index_col=0, na_values="NA")
-        table.attrs["names"] = (wd / "names.tsv").read_text().split()
-        table["dispersion"] = pd.read_csv(wd / "dispersions.tsv", sep="\t", index_col=0)["dispersion"]
-        return table
+        out = {}
+        for name, wd in folders.items():
+            table = pd.read_csv(wd / "results.tsv", sep="\t", index_col=0, na_values="NA")
+            table.attrs["names"] = (wd / "names.tsv").read_text().split()
+            table["dispersion"] = pd.read_csv(
+                wd / "dispersions.tsv", sep="\t", index_col=0
+            )["dispersion"]
+            out[name] = table
+        return out

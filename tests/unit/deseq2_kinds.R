@@ -1,14 +1,15 @@
 #!/usr/bin/env Rscript
 # R DESeq2's answers for the contrast kinds beyond two levels (tests/unit/test_de_kinds_r.py).
-# Usage: Rscript deseq2_kinds.R <workdir>; <workdir> holds counts.tsv (genes x samples),
+# Usage: Rscript deseq2_kinds.R <workdir>...; each <workdir> (one R process for all,
+# since loading DESeq2 costs ~12 s) holds counts.tsv (genes x samples),
 # coldata.tsv (sample, variables), levels.tsv (variable, level: factors and their level
 # order, first = reference; other variables are numeric) and params.tsv (key, value:
 # design, mode = lrt | name | list, reduced, name, terms = comma-separated names).
 # Writes results.tsv (gene_id, baseMean, log2FoldChange, lfcSE, stat, pvalue, padj) and
 # names.tsv (resultsNames).
 args <- commandArgs(trailingOnly = TRUE)
-wd <- args[[1]]
 suppressPackageStartupMessages(library(DESeq2))
+for (wd in args) {
 kv <- read.delim(file.path(wd, "params.tsv"), header = FALSE, colClasses = "character")
 params <- setNames(as.list(kv[[2]]), kv[[1]])
 counts <- as.matrix(read.delim(file.path(wd, "counts.tsv"), row.names = 1, check.names = FALSE))
@@ -44,3 +45,4 @@ write.table(out, file.path(wd, "results.tsv"), sep = "\t", quote = FALSE,
 writeLines(resultsNames(dds), file.path(wd, "names.tsv"))
 write.table(data.frame(gene_id = rownames(dds), dispersion = dispersions(dds)),
             file.path(wd, "dispersions.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+}
