@@ -30,9 +30,6 @@ rule identity_check:
 
 
 rule markers:
-    # two-level contrasts; the other kinds: rule markers_by_kind
-    wildcard_constraints:
-        contrast="|".join(contrasts_with("markers")) or "no-contrast",
     input:
         de="results/de/{contrast}.tsv",
         dataset="results/dataset.h5ad",
@@ -54,6 +51,9 @@ rule markers:
         "logs/markers/{contrast}.log",
     benchmark:
         "results/benchmarks/markers/{contrast}.tsv"
+    # two-level contrasts; the other kinds: rule markers_by_kind
+    wildcard_constraints:
+        contrast="|".join(contrasts_with("markers")) or "no-contrast",
     conda:
         "../../envs/markers.yaml"
     resources:
@@ -160,9 +160,6 @@ rule signature:
 
 
 rule markers_by_kind:
-    # continuous and LRT contrasts (msc_response.markers.kinds)
-    wildcard_constraints:
-        contrast="|".join(contrasts_with("kind_markers")) or "no-contrast",
     input:
         de="results/de/{contrast}.tsv",
         dataset="results/dataset.h5ad",
@@ -183,6 +180,9 @@ rule markers_by_kind:
         "logs/markers_by_kind/{contrast}.log",
     benchmark:
         "results/benchmarks/markers_by_kind/{contrast}.tsv"
+    # continuous and LRT contrasts (msc_response.markers.kinds)
+    wildcard_constraints:
+        contrast="|".join(contrasts_with("kind_markers")) or "no-contrast",
     conda:
         "../../envs/markers.yaml"
     resources:
