@@ -208,3 +208,27 @@ def test_the_keys_of_a_contrast_make_one_kind(spec, expected):
     assert expected in str(error.value) and "The kinds of contrast" in str(error.value)
     for good in SPECS.values():
         parse_contrasts({"c": good})
+
+
+def test_each_stage_runs_for_its_kinds_and_the_report_reads_only_those():
+    from msc_response.report.files import ResultFiles, Stages
+    from msc_response.report.reading import shown_contrast
+
+    kinds = {c.name: c.kind for c in parse_contrasts(SPECS)}
+    stages = Stages(collections=["go_bp"], crosscheck=True, kinds=kinds)
+    paths = set(ResultFiles().all(list(SPECS), stages))
+    assert "results/crosscheck/resp.tsv" not in paths  # R's cross-check: two levels only
+    assert "results/markers/resp_wj/signature.tsv" in paths
+    assert "results/markers/x/signature.tsv" not in paths
+    assert {"results/markers/x/markers.tsv", "results/markers/x/expression.png",
+            "results/markers/source/expression.png"} <= paths
+    assert "results/enrichment/source/go_bp.ora_up.tsv" in paths
+    assert "results/enrichment/source/go_bp.dotplot.png" not in paths  # no GSEA for an LRT
+    assert "results/enrichment/x/go_bp.dotplot.png" in paths
+    # the default (two-level) contrast reads what it always read
+    plain = set(ResultFiles().all(["c"], Stages(collections=["go_bp"], crosscheck=True)))
+    assert {"results/crosscheck/c.tsv", "results/markers/c/signature_roc.png",
+            "results/enrichment/c/go_bp.dotplot.png"} <= plain
+    assert shown_contrast(SPECS["x"])["label"] == "per unit of x"
+    assert shown_contrast(SPECS["resp_wj"])["label"] == "r vs n in wj"
+    assert shown_contrast(SPECS["source"], DESIGN)["kind"] == "lrt"

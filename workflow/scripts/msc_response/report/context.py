@@ -106,6 +106,7 @@ def build_context(
                 "name": s["name"],
                 "label": s["label"],
                 "variable": s["variable"],
+                "kind": s["kind"],
                 "up": s["de"]["counts"]["up"],
                 "down": s["de"]["counts"]["down"],
             }
