@@ -9,7 +9,8 @@ design.contrasts for the kinds and design.estimable for their weights).
   shrunken LFCs shrink the contrast itself: the model is reparametrised so the
   contrast is one coefficient (new coefficients M beta, M the identity with one
   row replaced by the weights; design X M^-1), which leaves the fitted means and
-  dispersions as they are, as `shrink_lfc` does for a releveled factor.
+  dispersions as they are, as `shrink_lfc` does for a releveled factor; continuous
+  columns are centred first (`centred`), another exact reparametrisation.
 - `lrt`: de.lrt; its shrunken columns shrink the last coefficient, the one whose
   Wald estimate the log2FoldChange column shows.
 """
@@ -62,6 +63,25 @@ def reparametrised(model: FittedModel, vector: np.ndarray):
     return X_new, lfc @ M.T, index
 
 
+def centred(X: pd.DataFrame, lfc: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The same model with its continuous columns (values other than 0 and 1)
+    centred, the intercept absorbing their means: fitted means and every other
+    coefficient unchanged. Shrinkage's optimiser needs it: on an uncentred variable
+    such as age in years (mean ~70) it stopped far from the optimum (shrunken
+    log2FC 0.24 for an MLE of -0.03 on the example cohort)."""
+    values = X.to_numpy(dtype=float)
+    intercept = np.flatnonzero(np.all(values == 1.0, axis=0))
+    continuous = [j for j in range(values.shape[1]) if not np.isin(values[:, j], (0.0, 1.0)).all()]
+    if not len(intercept) or not continuous:
+        return X, lfc
+    means = values[:, continuous].mean(axis=0)
+    values = values.copy()
+    values[:, continuous] -= means
+    lfc = lfc.copy()
+    lfc[:, intercept[0]] += lfc[:, continuous] @ means
+    return pd.DataFrame(values, index=X.index, columns=X.columns), lfc
+
+
 def kind_result(
     fit: DesignFit, contrast: Contrast, settings: DESettings, weights: dict | None = None
 ) -> ContrastResult:
@@ -90,6 +110,7 @@ def kind_result(
         "tested",
     )
     if settings.lfc_shrinkage:
+        X, lfc = centred(X, lfc)
         shrunk, shrunk_se = shrink_coefficient(model, X, lfc, index, se, inference)
         table["log2FoldChange_shrunk"] = shrunk / np.log(2)
         table["lfcSE_shrunk"] = shrunk_se / np.log(2)
