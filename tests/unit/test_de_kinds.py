@@ -264,3 +264,18 @@ def test_continuous_shrinkage_stays_near_its_estimate(fitted):
     ok = table["log2FoldChange_shrunk"].notna()
     assert np.allclose(again.loc[ok.index[ok], "log2FoldChange_shrunk"],
                        table.loc[ok, "log2FoldChange_shrunk"], atol=1e-4)
+
+
+def test_spearman_and_its_bootstrap_interval():
+    from scipy.stats import spearmanr
+
+    from msc_response.markers.kinds import bootstrap_spearman_ci, spearman
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    values = np.column_stack([x + rng.normal(0, s, 40) for s in (0.3, 1.0, 100.0)])
+    rho = spearman(x, values)
+    assert np.allclose(rho, [spearmanr(x, v)[0] for v in values.T])
+    low, high = bootstrap_spearman_ci(x, values, 300, seed=1)
+    assert (low <= rho).all() and (rho <= high).all()
+    assert low[0] > 0.8 and low[2] < 0 < high[2]  # a close follower; noise spans zero

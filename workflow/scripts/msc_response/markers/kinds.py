@@ -173,6 +173,7 @@ def scatter_figure(markers: pd.DataFrame, adata, variable: str, path, title: str
     for ax in list(axes.flat)[len(top):]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     save(fig, path)
 
 
