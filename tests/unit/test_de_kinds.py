@@ -278,4 +278,4 @@ def test_spearman_and_its_bootstrap_interval():
     assert np.allclose(rho, [spearmanr(x, v)[0] for v in values.T])
     low, high = bootstrap_spearman_ci(x, values, 300, seed=1)
     assert (low <= rho).all() and (rho <= high).all()
-    assert low[0] > 0.8 and low[2] < 0 < high[2]  # a close follower; noise spans zero
+    assert low[0] > 0.6 and low[2] < 0 < high[2]  # a close follower; noise spans zero
