@@ -265,7 +265,8 @@ def test_methods_say_how_the_counts_were_read(extra, sentence):
     from msc_response.report.jinja import environment
 
     config = yaml.safe_load((Path(__file__).parents[2] / "config/config.yaml").read_text())
-    facts = {"n_genes": 10, "n_samples": 6, "contrasts": [], "collections": [], "source_in_design": False}
+    facts = {"n_genes": 10, "n_samples": 6, "contrasts": [], "collections": [], "source_in_design": False,
+             "power": False}
     render = environment().get_template("methods.txt.j2").render
     options = dict(tools={"pytximport": "0.13.0"}, facts=facts, provenance={"workflow": {}})
     text = " ".join(render(config={**config, **extra}, **options).split())

@@ -119,7 +119,10 @@ def test_fit_file_restores_every_field(saved_fit):
     assert np.isfinite(model.prior_disp_var) and model.prior_disp_var > 0
     assert back.prior_disp_var == model.prior_disp_var and type(back.prior_disp_var) is float
     # a field added to the dataclasses must be added to the file and to this test
-    checked = {"design", "contrast_vectors", "releveled", "prior_disp_var", *frames, *arrays}
+    # the LRT's log-likelihoods: none without an LRT contrast (test_de_kinds.py has them)
+    assert back.full_loglik is None and back.reduced_loglik == back.reduced_df == {}
+    lrt = {"full_loglik", "reduced_loglik", "reduced_df"}
+    checked = {"design", "contrast_vectors", "releveled", "prior_disp_var", *frames, *arrays, *lrt}
     assert {f.name for f in dataclasses.fields(model)} == checked
     assert {f.name for f in dataclasses.fields(fit)} == {"model", "genes", "min_count", "min_samples"}
     assert list(back.contrast_vectors) == list(model.contrast_vectors)

@@ -7,6 +7,11 @@ rule design_audit:
             caption="../report/design_audit.rst",
             category="Quality control",
         ),
+        contrasts=report(
+            "results/qc/contrasts.tsv",
+            caption="../report/contrasts.rst",
+            category="Quality control",
+        ),
     log:
         "logs/design_audit.log",
     benchmark:
@@ -22,5 +27,6 @@ rule design_audit:
         contrasts=config["contrasts"],
         categorical=config["categorical_variables"],
         warn_association=config["audit"]["warn_association"],
+        references=DE_FIT_PLAN["reference_levels"],
     script:
         "../scripts/design_audit.py"

@@ -16,7 +16,11 @@ from msc_response.common.errors import InputError  # noqa: E402
 from msc_response.common.provenance import workflow_version  # noqa: E402
 from msc_response.common.tables import writable_problem  # noqa: E402
 from msc_response.design.audit import audit_warnings, design_audit  # noqa: E402
-from msc_response.design.contrasts import parse_contrasts  # noqa: E402
+from msc_response.design.contrasts import (  # noqa: E402
+    contrast_variables,
+    parse_contrasts,
+)
+from msc_response.design.estimable import contrast_weights  # noqa: E402
 from msc_response.design.plan import fit_plan, fit_stage  # noqa: E402
 from msc_response.enrichment.gene_sets import (  # noqa: E402
     active_collections,
@@ -32,7 +36,7 @@ from msc_response.inputs.readers import require_file  # noqa: E402
 from msc_response.inputs.validation import check_sheet  # noqa: E402
 from msc_response.markers.config import check_marker_config  # noqa: E402
 from msc_response.power.config import current_sizes, power_contrasts  # noqa: E402
-from msc_response.report.files import ResultFiles, Stages  # noqa: E402
+from msc_response.report.files import ResultFiles, Stages, runs  # noqa: E402
 
 
 def stop_with(message):
@@ -108,11 +112,12 @@ except InputError as err:
     stop_with(f"Invalid input: {err}")
 SAMPLES = SHEET.sheet
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
+PARSED_CONTRASTS = parse_contrasts(config["contrasts"])
 for _warning in SHEET.warnings + audit_warnings(
     design_audit(
         SAMPLES,
         config["design"],
-        [c["variable"] for c in config["contrasts"].values()],
+        contrast_variables(PARSED_CONTRASTS, config["design"]),
         config["audit"]["warn_association"],
     )
 ):
@@ -124,19 +129,44 @@ for _problem in SHEET.design_problems:
     )
 
 CONTRASTS = list(config["contrasts"])
+# Each contrast's kind (wald, within, continuous, lrt): which later stages run for it
+# (msc_response.report.files.KIND_STAGES).
+CONTRAST_KINDS = {c.name: c.kind for c in PARSED_CONTRASTS}
+
+
+def contrasts_with(stage):
+    """The contrasts for whose kind `stage` runs."""
+    return [name for name in CONTRASTS if runs(CONTRAST_KINDS[name], stage)]
+
+
 ENRICHMENT_COLLECTIONS = {
     name: spec
     for name, spec in active_collections(config["enrichment"]).items()
     if name in COLLECTIONS
 }
 ENRICHMENT_PAIRS = [
-    [contrast, collection] for contrast in CONTRASTS for collection in COLLECTIONS
+    [contrast, collection]
+    for contrast in contrasts_with("enrichment")
+    for collection in COLLECTIONS
 ]
 DE_FIT_PLAN = fit_plan(
     SAMPLES,
-    parse_contrasts(config["contrasts"]),
+    PARSED_CONTRASTS,
     config["diffexp"]["prefilter"]["min_samples"],
+    config["design"],
 )
+# Within-level and continuous contrasts as weights on the fit's coefficients, by name
+# (msc_response.design.estimable), with the fit's reference levels.
+try:
+    CONTRAST_WEIGHTS = {
+        c.name: contrast_weights(
+            SAMPLES, config["design"], c, DE_FIT_PLAN["reference_levels"]
+        )
+        for c in PARSED_CONTRASTS
+        if c.kind in ("within", "continuous")
+    }
+except InputError as err:
+    stop_with(f"Invalid input: {err}")
 
 # Marker stage: the panel's GMT file and every set the config names, checked now.
 try:
@@ -211,12 +241,16 @@ def enrichment_tables(kind):
 
 def report_stages():
     """What the report reads beyond the fixed stages (msc_response.report.files.Stages)."""
-    return {
+    stages = {
         "collections": list(COLLECTIONS),
         "signature": config["markers"]["signature"]["enabled"],
         "crosscheck": config["crosscheck_r"]["enabled"],
         "power": POWER_CONTRASTS,
     }
+    kinds = {n: k for n, k in CONTRAST_KINDS.items() if k != "wald"}
+    if kinds:  # only then, so the report rule's params of other runs are unchanged
+        stages["kinds"] = kinds
+    return stages
 
 
 def report_inputs(wildcards):
@@ -233,6 +267,7 @@ def report_inputs(wildcards):
 def all_outputs():
     outputs = [
         "results/qc/design_audit.tsv",
+        "results/qc/contrasts.tsv",
         "results/dataset.h5ad",
         "results/qc/samples_qc.tsv",
         "results/qc/library_sizes.png",
@@ -249,7 +284,9 @@ def all_outputs():
         contrast=CONTRASTS,
     )
     if config["crosscheck_r"]["enabled"]:
-        outputs += expand("results/crosscheck/{contrast}.tsv", contrast=CONTRASTS)
+        outputs += expand(
+            "results/crosscheck/{contrast}.tsv", contrast=contrasts_with("crosscheck")
+        )
     # Marker stage (issue 9)
     outputs.append("results/markers/identity.tsv")
     outputs += expand(
@@ -262,7 +299,14 @@ def all_outputs():
             "results/markers/{contrast}/panel_dotplot.png",
             "results/markers/{contrast}/volcano_panel.png",
         ],
-        contrast=CONTRASTS,
+        contrast=contrasts_with("markers"),
+    )
+    outputs += expand(
+        [
+            "results/markers/{contrast}/markers.tsv",
+            "results/markers/{contrast}/expression.png",
+        ],
+        contrast=contrasts_with("kind_markers"),
     )
     if config["markers"]["signature"]["enabled"]:
         outputs += expand(
@@ -271,9 +315,9 @@ def all_outputs():
                 "results/markers/{contrast}/signature_performance.tsv",
                 "results/markers/{contrast}/signature_roc.png",
             ],
-            contrast=CONTRASTS,
+            contrast=contrasts_with("signature"),
         )
-    if COLLECTIONS:
+    if ENRICHMENT_PAIRS:
         outputs += [
             f"results/enrichment/{contrast}/{collection}.{kind}"
             for contrast, collection in ENRICHMENT_PAIRS
@@ -285,6 +329,8 @@ def all_outputs():
                 "dotplot.png",
                 "gsea_top.png",
             )
+            # an LRT has no GSEA, so no GSEA figures
+            if CONTRAST_KINDS[contrast] != "lrt" or not kind.endswith(".png")
         ]
         outputs.append("results/enrichment/summary.tsv")
     # Power stage (issue 22)

@@ -48,6 +48,8 @@ rule deseq2_contrast:
         mem_mb=lambda wildcards, input: max(2000, int(8 * input.size_mb)),
     params:
         contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        # within-level and continuous contrasts: their coefficients, by name
+        weights=lambda wildcards: CONTRAST_WEIGHTS.get(wildcards.contrast, {}),
         settings=config["diffexp"],
     script:
         "../scripts/deseq2_contrast.py"

@@ -40,6 +40,8 @@ rule enrichment:
     params:
         collection=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection],
         settings=config["enrichment"],
+        # the contrast's kind: an LRT gets ORA of its significant genes, no GSEA
+        kind=lambda wildcards: CONTRAST_KINDS[wildcards.contrast],
     script:
         "../scripts/enrichment.py"
 

@@ -51,6 +51,9 @@ rule markers:
         "logs/markers/{contrast}.log",
     benchmark:
         "results/benchmarks/markers/{contrast}.tsv"
+    # two-level contrasts; the other kinds: rule markers_by_kind
+    wildcard_constraints:
+        contrast="|".join(contrasts_with("markers")) or "no-contrast",
     conda:
         "../../envs/markers.yaml"
     resources:
@@ -154,3 +157,39 @@ rule signature:
         settings=config["markers"]["signature"],
     script:
         "../scripts/signature.py"
+
+
+rule markers_by_kind:
+    input:
+        de="results/de/{contrast}.tsv",
+        dataset="results/dataset.h5ad",
+    output:
+        markers=report(
+            "results/markers/{contrast}/markers.tsv",
+            caption="../report/markers_by_kind.rst",
+            category="Marker genes",
+            subcategory="{contrast}",
+        ),
+        figure=report(
+            "results/markers/{contrast}/expression.png",
+            caption="../report/markers_by_kind_figure.rst",
+            category="Marker genes",
+            subcategory="{contrast}",
+        ),
+    log:
+        "logs/markers_by_kind/{contrast}.log",
+    benchmark:
+        "results/benchmarks/markers_by_kind/{contrast}.tsv"
+    # continuous and LRT contrasts (msc_response.markers.kinds)
+    wildcard_constraints:
+        contrast="|".join(contrasts_with("kind_markers")) or "no-contrast",
+    conda:
+        "../../envs/markers.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        settings=config["markers"],
+        alpha=marker_alpha(),
+    script:
+        "../scripts/markers_by_kind.py"

@@ -1,5 +1,6 @@
-"""One contrast from the fitted design: Wald test, Cook's and independent filtering,
-LFC shrinkage; writes the results table, its summary and the size factors."""
+"""One contrast from the fitted design: Wald test (or, for an LRT contrast, the
+likelihood-ratio test), Cook's and independent filtering, LFC shrinkage; writes the
+results table, its summary and the size factors."""
 
 import logging
 
@@ -14,7 +15,8 @@ from msc_response.design.contrasts import parse_contrasts
 def main(snakemake):
     [contrast] = parse_contrasts({snakemake.wildcards.contrast: snakemake.params.contrast})
     settings = DESettings.from_config(snakemake.params.settings, n_cpus=snakemake.threads)
-    result = contrast_result(load_fit(snakemake.input[0]), contrast, settings)
+    weights = dict(snakemake.params.weights) or None
+    result = contrast_result(load_fit(snakemake.input[0]), contrast, settings, weights)
     write_table(result.table, snakemake.output.table)
     summary = summarise(result.table, contrast, settings.alpha)
     write_table(summary, snakemake.output.summary)

@@ -1,4 +1,5 @@
-"""GSEA and ORA (up, down) of one contrast against one gene-set collection."""
+"""GSEA and ORA (up, down) of one contrast against one gene-set collection; for a
+likelihood-ratio test, ORA of its significant genes only (no direction to rank by)."""
 
 from msc_response.common.scripting import run
 from msc_response.common.tables import write_table
@@ -13,7 +14,8 @@ def main(snakemake):
     tested = ranked_genes(read_de_table(snakemake.input.table), settings.ranking, fallback)
     collection = read_gmt(snakemake.input.gmt, snakemake.wildcards.collection)
     result = enrich(
-        tested, collection, spec["min_size"], spec["max_size"], settings, gmt_label=spec["gmt"]
+        tested, collection, spec["min_size"], spec["max_size"], settings, gmt_label=spec["gmt"],
+        directed=snakemake.params.kind != "lrt",
     )
     for name in ("gsea", "ora_up", "ora_down", "sets"):
         write_table(getattr(result, name), snakemake.output[name])

@@ -16,7 +16,11 @@ def main(snakemake):
     sets = match_sets(collection, tested.universe, spec["min_size"], spec["max_size"])
     gsea = pd.read_csv(snakemake.input.gsea, sep="\t")
     contrast = snakemake.params.contrast
-    groups = (str(contrast["test"]), str(contrast["reference"]))
+    if "test" in contrast:
+        groups = (str(contrast["test"]), str(contrast["reference"]))
+    else:  # a continuous variable: genes ranked by their per-unit Wald statistic
+        groups = (f"samples with higher {contrast['variable']}",
+                  f"samples with lower {contrast['variable']}")
     title = f"GSEA {snakemake.wildcards.contrast}: {snakemake.wildcards.collection}"
     fdr, plots = settings["fdr"], settings["plots"]
     dotplot(

@@ -14,7 +14,7 @@ its two halves.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -144,6 +144,11 @@ class FittedModel:
     # the variance of the true log dispersions about the trend (DESeq2's prior);
     # NaN for fits that do not carry it (the power stage's simulation needs it)
     prior_disp_var: float = float("nan")
+    # LRT (de.lrt): per-gene log-likelihoods of the full design and of each reduced
+    # formula (fitted with the full design's dispersions), and each one's df
+    full_loglik: np.ndarray | None = None
+    reduced_loglik: dict = field(default_factory=dict)
+    reduced_df: dict = field(default_factory=dict)
 
 
 def fitted_model(dds, variables) -> FittedModel:
@@ -231,7 +236,8 @@ def fit_for_contrasts(
 
     counts: samples x genes (raw integers); sheet: indexed by sample with typed
     design variables. The pre-filter is per design: at least `settings.min_count`
-    reads in at least `plan['min_samples']` samples.
+    reads in at least `plan['min_samples']` samples. The reduced designs of LRT
+    contrasts (`plan['reduced_designs']`) are fitted here, once each.
     """
     sheet = with_reference_levels(sheet, plan["reference_levels"])
     metadata = sheet[design_variables(design)]
@@ -250,6 +256,12 @@ def fit_for_contrasts(
     fitted_counts.columns = fitted_counts.columns.rename("gene_id")
     dds = fit_design(fitted_counts, metadata, design, settings)
     model = fitted_model(dds, list(plan["reference_levels"]))
+    if plan.get("reduced_designs"):
+        from msc_response.de.lrt import fit_reduced
+
+        reduced = fit_reduced(dds, model, metadata, plan["reduced_designs"], dds.inference)
+        model.full_loglik = reduced.full
+        model.reduced_loglik, model.reduced_df = reduced.reduced, reduced.df
     size_factors = model.size_factors.to_numpy()
     genes = pd.DataFrame(
         {

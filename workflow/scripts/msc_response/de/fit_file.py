@@ -21,6 +21,9 @@ opening it runs no code and it does not depend on this library's class layout.
   coefficients), `columns` (keys x coefficients);
 - `uns['contrasts']`: `keys` (table: variable, test, reference), `vectors` (keys x
   coefficients);
+- with LRT contrasts only: `var['loglik_full']`, `varm['reduced_loglik']` (genes x
+  reduced designs) and `uns['reduced_designs']` (`formulas`, `df`): the per-gene
+  log-likelihoods of the full and reduced designs (de.lrt);
 - `uns`: `format` (FIT_FORMAT), `design`, `min_count`, `min_samples`,
   `fitted_counts_dtype` (the dtype of the counts the model was fitted on), and a
   `description`; `prior_disp_var` (the variance of the log dispersions about their
@@ -124,13 +127,24 @@ def save_fit(fit: DesignFit, path, counts: pd.DataFrame) -> None:
             "vectors": _stack([v for _, v in contrasts], (n_coefficients,), float),
         },
     }
+    varm = {"LFC": _spread(model.lfc.to_numpy(), kept, np.nan)}
+    if model.reduced_loglik:  # only with LRT contrasts: other fit files are unchanged
+        formulas = list(model.reduced_loglik)
+        var["loglik_full"] = _spread(model.full_loglik, kept, np.nan)
+        varm["reduced_loglik"] = _spread(
+            np.column_stack([model.reduced_loglik[f] for f in formulas]), kept, np.nan
+        )
+        uns["reduced_designs"] = {
+            "formulas": formulas,
+            "df": np.array([model.reduced_df[f] for f in formulas], dtype=np.int64),
+        }
     adata = ad.AnnData(
         X=counts.to_numpy(),
         obs=obs,
         var=var,
         uns=uns,
         obsm={"design_matrix": model.design_matrix.to_numpy()},
-        varm={"LFC": _spread(model.lfc.to_numpy(), kept, np.nan)},
+        varm=varm,
     )
     write_h5ad(adata, str(path))
 
@@ -297,6 +311,13 @@ def _read_fit(handle: h5py.File) -> DesignFit:
             float(uns["prior_disp_var"][()]) if "prior_disp_var" in uns else float("nan")
         ),
     )
+    if "reduced_designs" in uns:
+        formulas = list(_read_strings(uns["reduced_designs/formulas"]))
+        dfs = uns["reduced_designs/df"][()]
+        logliks = handle["varm/reduced_loglik"][()][kept]
+        model.full_loglik = var["loglik_full"].to_numpy()[kept]
+        model.reduced_loglik = {f: logliks[:, i].copy() for i, f in enumerate(formulas)}
+        model.reduced_df = {f: int(dfs[i]) for i, f in enumerate(formulas)}
     genes = pd.DataFrame({column: var[column].to_numpy() for column in GENE_COLUMNS},
                          index=genes_index)
     return DesignFit(

@@ -64,24 +64,37 @@ class WaldTest:
     pvalue: np.ndarray  # after the Cook's filter
 
 
-def wald_results(model: FittedModel, contrast: list[str], settings: DESettings, inference=None):
+def wald_results(
+    model: FittedModel,
+    contrast: list[str],
+    settings: DESettings,
+    inference=None,
+    vector: np.ndarray | None = None,
+):
     """R's `results()` for one contrast ([variable, test, reference]) of a fitted
     design, step for step as PyDESeq2's `DeseqStats.summary()`: Wald test (ridge
     1e-6, any two levels through a contrast vector), Cook's filter, then independent
     filtering (R's rule or PyDESeq2's, per `settings`) or plain BH.
+
+    `vector` (weights on the model's coefficients) replaces the contrast vector of
+    [variable, test, reference] for the other Wald kinds (within a level, per unit of
+    a continuous variable); `contrast` then only names it.
 
     Returns (table with baseMean, log2FoldChange, lfcSE, stat, pvalue, padj; the
     `WaldTest`, for shrinkage).
     """
     inference = inference or make_inference(settings.inference, settings.n_cpus)
     key = tuple(contrast)
-    if key not in model.contrast_vectors:
+    if vector is not None:
+        pass  # a contrast given by its weights on the coefficients (de.kinds)
+    elif key not in model.contrast_vectors:
         raise KeyError(
             f"contrast {list(contrast)}: the fit has no contrast vector for it (its "
             f"variable was not a contrast variable when the design was fitted); refit "
             f"with `snakemake --forcerun deseq2_fit`"
         )
-    vector = model.contrast_vectors[key]
+    else:
+        vector = model.contrast_vectors[key]
     X = model.design_matrix.to_numpy(dtype=float)
     lfc = model.lfc.to_numpy(dtype=float)
     mu = np.exp(X @ lfc.T) * model.size_factors.to_numpy()[:, None]
@@ -101,17 +114,7 @@ def wald_results(model: FittedModel, contrast: list[str], settings: DESettings, 
     if settings.cooks_filter:
         pvalue[model.cooks_outlier] = np.nan
     base_mean = model.base_mean.to_numpy()
-    if not settings.independent_filtering:
-        from scipy.stats import false_discovery_control
-
-        padj = np.full(len(pvalue), np.nan)
-        tested = ~np.isnan(pvalue)
-        padj[tested] = false_discovery_control(pvalue[tested], method="bh")
-    elif settings.independent_filtering_rule == "r":
-        padj, threshold = independent_filter_r(base_mean, pvalue, settings.alpha)
-        log.info("independent filtering at baseMean > %.4g", threshold)
-    else:
-        padj = _independent_filter_pydeseq2(base_mean, pvalue, settings.alpha)
+    padj = adjust_pvalues(base_mean, pvalue, settings)
     contrast_lfc = lfc @ vector
     table = pd.DataFrame(
         {
@@ -125,6 +128,23 @@ def wald_results(model: FittedModel, contrast: list[str], settings: DESettings, 
         index=model.lfc.index,
     )
     return table, WaldTest(list(contrast), vector, contrast_lfc, se, stat, pvalue)
+
+
+def adjust_pvalues(base_mean: np.ndarray, pvalue: np.ndarray, settings: DESettings):
+    """Adjusted p-values (NaN p-values stay NaN): independent filtering by R's rule
+    or PyDESeq2's, per `settings`, or plain BH when it is off."""
+    if not settings.independent_filtering:
+        from scipy.stats import false_discovery_control
+
+        padj = np.full(len(pvalue), np.nan)
+        tested = ~np.isnan(pvalue)
+        padj[tested] = false_discovery_control(pvalue[tested], method="bh")
+    elif settings.independent_filtering_rule == "r":
+        padj, threshold = independent_filter_r(base_mean, pvalue, settings.alpha)
+        log.info("independent filtering at baseMean > %.4g", threshold)
+    else:
+        padj = _independent_filter_pydeseq2(base_mean, pvalue, settings.alpha)
+    return padj
 
 
 def _independent_filter_pydeseq2(base_mean: np.ndarray, pvalue: np.ndarray, alpha: float):
@@ -198,7 +218,25 @@ def shrink_lfc(
     if coefficient not in X.columns:
         raise KeyError(f"no coefficient {coefficient!r} to shrink in {list(X.columns)}")
     index = X.columns.get_loc(coefficient)
-    prior_var = _apeglm_prior_var(lfc[:, index], wald.se)
+    return shrink_coefficient(
+        model, X, lfc, index, wald.se, inference, prior_no_shrink_scale=prior_no_shrink_scale
+    )
+
+
+def shrink_coefficient(
+    model: FittedModel,
+    X: pd.DataFrame,
+    lfc: np.ndarray,
+    index: int,
+    se: np.ndarray,
+    inference,
+    *,
+    prior_no_shrink_scale: float = 15.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink coefficient `index` of the model with design `X` and MLEs `lfc` (genes
+    x coefficients, natural log; `se` its Wald standard errors): the second half of
+    `shrink_lfc`, for any parametrisation of the fitted model."""
+    prior_var = _apeglm_prior_var(lfc[:, index], se)
     shrunk, inverse_hessians, _ = inference.lfc_shrink_nbinom_glm(
         design_matrix=X.to_numpy(dtype=float),
         counts=model.counts[:, model.non_zero],
@@ -217,7 +255,7 @@ def shrink_lfc(
             "%d gene(s) had NaN/infinite values during LFC shrinkage; their LFCs and "
             "SEs were not updated", (~valid).sum()
         )
-    out_lfc, out_se = lfc[:, index].copy(), wald.se.copy()
+    out_lfc, out_se = lfc[:, index].copy(), se.copy()
     genes = np.flatnonzero(model.non_zero)[valid]
     out_lfc[genes], out_se[genes] = new_lfc[valid], new_se[valid]
     return out_lfc, out_se
@@ -240,12 +278,20 @@ def _apeglm_prior_var(lfc: np.ndarray, se: np.ndarray, min_var=1e-6, max_var=400
     return root_scalar(objective, bracket=(min_var, max_var)).root
 
 
-def contrast_result(fit: DesignFit, contrast: Contrast, settings: DESettings) -> ContrastResult:
-    """One contrast's results from a fitted design.
+def contrast_result(
+    fit: DesignFit, contrast: Contrast, settings: DESettings, weights: dict | None = None
+) -> ContrastResult:
+    """One contrast's results from a fitted design (the kinds other than two levels
+    of a factor in de.kinds; `weights`: their coefficients, by name, from
+    design.estimable.contrast_weights).
 
     Returns one row per input gene (pre-filtered genes included, with
     `status='low_counts'`), sorted by padj then p-value then gene ID.
     """
+    if contrast.kind != "wald":
+        from msc_response.de.kinds import kind_result
+
+        return kind_result(fit, contrast, settings, weights)
     model = fit.model
     inference = make_inference(settings.inference, settings.n_cpus)
     table, wald = wald_results(model, contrast.as_list(), settings, inference)
@@ -272,10 +318,16 @@ def run_contrast(
     settings: DESettings,
 ) -> ContrastResult:
     """Fit the design for one contrast alone and test it (its own pre-filter and
-    reference level): what a separate per-contrast run gives."""
-    plan = fit_plan(sheet, [contrast], settings.min_samples)
+    reference level): what a separate per-contrast run gives. `sheet`: typed design
+    variables, indexed by sample (any kind of contrast)."""
+    plan = fit_plan(sheet, [contrast], settings.min_samples, design)
     fit = fit_for_contrasts(counts, sheet, design, plan, symbols, settings)
-    return contrast_result(fit, contrast, settings)
+    weights = None
+    if contrast.kind in ("within", "continuous"):
+        from msc_response.design.estimable import contrast_weights
+
+        weights = contrast_weights(sheet, design, contrast, plan["reference_levels"])
+    return contrast_result(fit, contrast, settings, weights)
 
 
 def _with_filtered_genes(table: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:

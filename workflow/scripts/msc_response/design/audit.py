@@ -194,7 +194,7 @@ def design_audit(
             rows.append(_row("samples_per_level", variable, level, measure="n_samples",
                              value=n, flag=flag, message=message))
 
-    for a in interest:
+    for a in (v for v in interest if v in categorical):  # a continuous one has no groups
         for b in (v for v in categorical if v != a):
             table = pd.crosstab(_observed(sheet[a]), _observed(sheet[b]))
             for level_a in table.index:

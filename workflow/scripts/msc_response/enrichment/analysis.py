@@ -266,10 +266,15 @@ def _sort(table: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ ORA
 
 
-def ora_lists(tested: RankedGenes, padj: float, min_abs_log2fc: float) -> dict[str, list[str]]:
+def ora_lists(
+    tested: RankedGenes, padj: float, min_abs_log2fc: float, directed: bool = True
+) -> dict[str, list[str]]:
     """Up- and down-regulated genes: padj < `padj` and |log2FoldChange| >=
-    `min_abs_log2fc` (and != 0), most significant first."""
+    `min_abs_log2fc` (and != 0), most significant first. Not `directed` (an LRT):
+    every gene with padj < `padj` as 'up' and none as 'down'."""
     table = tested.table.sort_values(["padj", "symbol"], kind="mergesort")
+    if not directed:
+        return {"up": table.loc[table["padj"] < padj, "symbol"].tolist(), "down": []}
     called = (table["padj"] < padj) & (table["log2FoldChange"].abs() >= min_abs_log2fc)
     return {
         "up": table.loc[called & (table["log2FoldChange"] > 0), "symbol"].tolist(),
@@ -401,8 +406,13 @@ def enrich(
     max_size: int,
     settings: EnrichmentSettings,
     gmt_label: str | None = None,
+    directed: bool = True,
 ) -> EnrichmentResult:
-    """GSEA and ORA (up, down) of one contrast's tested genes against one collection."""
+    """GSEA and ORA (up, down) of one contrast's tested genes against one collection.
+
+    Not `directed` (a likelihood-ratio test: no direction, no ranking): no GSEA (an
+    empty table), and ORA of all significant genes against the tested genes, written
+    as `ora_up` (with `ora_down` empty)."""
     overlap = check_overlap(collection, tested.measured, settings.min_overlap)
     sets = match_sets(collection, tested.universe, min_size, max_size)
     usable = {
@@ -442,13 +452,22 @@ def enrich(
             f"{max_size} tested genes ({sets.too_small} have fewer, {sets.too_large} more). "
             f"Change enrichment.collections.{collection.name}.min_size/max_size."
         )
-    lists = ora_lists(tested, settings.ora_padj, settings.ora_min_abs_log2fc)
+    lists = ora_lists(tested, settings.ora_padj, settings.ora_min_abs_log2fc, directed)
     universe = annotated_universe(tested, collection)
+    if not directed:
+        usable["ranking"] = "none (LRT: ORA of the significant genes only)"
+        ora = {d: run_ora(q, universe, sets) for d, q in lists.items()}
+        gsea = pd.DataFrame(columns=GSEA_COLUMNS[:-2])
+        return _result(gsea, ora, usable, settings, collection)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # ORA (Python) runs while the GSEA threads run in Rust without the GIL.
         ora = pool.submit(lambda: {d: run_ora(q, universe, sets) for d, q in lists.items()})
         gsea = run_gsea(tested.ranking, sets, settings.seed, settings.threads)
         ora = ora.result()
+    return _result(gsea, ora, usable, settings, collection)
+
+
+def _result(gsea, ora, usable, settings, collection) -> EnrichmentResult:
     result = EnrichmentResult(
         gsea=group_redundant(gsea, "leading_edge", settings.fdr, settings.group_overlap),
         ora_up=group_redundant(ora["up"], "genes", settings.fdr, settings.group_overlap),

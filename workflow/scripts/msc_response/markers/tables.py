@@ -84,10 +84,14 @@ class ContrastSamples:
 
 
 def contrast_samples(adata: ad.AnnData, contrast: dict) -> ContrastSamples:
+    """The contrast's two groups of samples; for a `within: {factor: level}` contrast,
+    those in that level only."""
     variable = contrast["variable"]
     test, reference = str(contrast["test"]), str(contrast["reference"])
     levels = adata.obs[variable].astype(str)
     keep = levels.isin([test, reference]).to_numpy()
+    for factor, level in (contrast.get("within") or {}).items():
+        keep &= (adata.obs[factor].astype(str) == str(level)).to_numpy()
     view = adata[keep].copy()
     view.uns["design"] = adata.uns["design"]
     return ContrastSamples(view, (levels[keep] == test).to_numpy(), variable, test, reference)

@@ -41,12 +41,15 @@ class PowerSettings:
 
 def is_two_level(spec: dict) -> bool:
     """Whether a contrast of the config compares two levels of one categorical
-    variable (a test and a reference level), the only kind power is simulated for."""
+    variable (a test and a reference level) across all samples, the only kind power is
+    simulated for: a `within:` contrast (one level of an interaction) is not, as the
+    simulation plants main effects."""
     return (
         isinstance(spec, dict)
         and spec.get("variable") is not None
         and spec.get("test") is not None
         and spec.get("reference") is not None
+        and not spec.get("within")
     )
 
 

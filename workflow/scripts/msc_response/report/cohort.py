@@ -24,8 +24,13 @@ def cohort_section(
     sheet: pd.DataFrame, audit: pd.DataFrame, audit_bytes: bytes, config: dict
 ) -> dict:
     """Samples per group and covariate (from the sheet) and the design audit."""
-    contrast_variables = list(dict.fromkeys(c["variable"] for c in config["contrasts"].values()))
     categorical = [v for v in categorical_design_variables(audit) if v in sheet.columns]
+    # the categorical variables two-level contrasts compare (a continuous variable or
+    # an LRT has no groups to count)
+    contrast_variables = list(dict.fromkeys(
+        c["variable"] for c in config["contrasts"].values()
+        if "test" in c and "reference" in c and c.get("variable") in categorical
+    ))
     crosstabs = []
     for variable in contrast_variables:
         for covariate in [v for v in categorical if v != variable]:

@@ -15,15 +15,16 @@ from msc_response.report.blocks import (
 )
 from msc_response.report.cohort import cohort_section, qc_section
 from msc_response.report.contrast import de_section, enrichment_overview, enrichment_section
-from msc_response.report.files import ResultFiles, Stages
+from msc_response.report.files import NOT_RUN, ResultFiles, Stages, runs
 from msc_response.report.jinja import environment
-from msc_response.report.markers import markers_section
+from msc_response.report.markers import kind_markers_section, markers_section
 from msc_response.report.methods import methods_section, read_provenance
 from msc_response.report.power import power_section
 from msc_response.report.reading import (
     DESIGN_AUDIT_REQUIRED,
     categorical_design_variables,
     contrast_label,
+    shown_contrast,
     read_tsv,
     slug,
 )
@@ -58,27 +59,43 @@ def build_context(
     cohort = cohort_section(sheet, audit, Path(files.design_audit).read_bytes(), config)
     qc = qc_section(files, sheet, categorical_design_variables(audit), config)
     sections = []
-    for name, contrast in contrasts.items():
+    for name, spec in contrasts.items():
+        contrast = shown_contrast(spec, config.get("design", ""))
+        enrichment = stages.runs(name, "enrichment")
         sections.append(
             {
                 "name": name,
                 "id": f"contrast-{slug(name)}",
                 "label": contrast_label(contrast),
+                "kind": contrast["kind"],
+                "meaning": contrast["meaning"],
                 "variable": contrast["variable"],
                 "test": format_text(contrast["test"]),
                 "reference": format_text(contrast["reference"]),
                 "de": de_section(
-                    files, name, contrast, config, settings.top_genes, stages.crosscheck
+                    files, name, contrast, config, settings.top_genes,
+                    stages.runs(name, "crosscheck"),
                 ),
                 "enrichment": [
                     enrichment_section(
                         files, name, collection, contrast, config, settings.top_terms
                     )
                     for collection in collections
-                ],
+                ] if enrichment else [],
                 "markers": markers_section(
-                    files, name, contrast, config, settings.top_genes, stages.signature
-                ),
+                    files, name, contrast, config, settings.top_genes,
+                    stages.runs(name, "signature"),
+                ) if stages.runs(name, "markers") else None,
+                "kind_markers": kind_markers_section(
+                    files, name, contrast, config, settings.top_genes
+                ) if stages.runs(name, "kind_markers") else None,
+                # why a stage did not run for this kind of contrast
+                "not_run": {
+                    stage: NOT_RUN[stage]
+                    for stage in ("enrichment", "markers", "signature")
+                    if not runs(contrast["kind"], stage)
+                    and (stage != "enrichment" or collections)
+                },
                 "power": (
                     power_section(files, name, contrast, sheet, config)
                     if name in stages.power
@@ -95,6 +112,7 @@ def build_context(
                 "name": s["name"],
                 "label": s["label"],
                 "variable": s["variable"],
+                "kind": s["kind"],
                 "up": s["de"]["counts"]["up"],
                 "down": s["de"]["counts"]["down"],
             }
@@ -112,7 +130,11 @@ def build_context(
         "qc": qc,
         "contrasts": sections,
         "enrichment_summary": (
-            enrichment_overview(files, list(contrasts), collections) if collections else None
+            enrichment_overview(
+                files, [n for n in contrasts if stages.runs(n, "enrichment")], collections
+            )
+            if any(stages.runs(n, "enrichment") for n in contrasts)
+            else None
         ),
         "collections": collections,
         "methods": methods_section(provenance, config, facts, env),

@@ -226,7 +226,7 @@ def enrichment_section(
     test = level_label(contrast["test"])
     base = f"{slug(name)}-{slug(collection)}"
     analyses = []
-    for key, title, required, columns in (
+    kinds = (
         ("gsea", "GSEA (preranked)", GSEA_REQUIRED, gsea_columns()),
         ("ora_up", f"Over-representation among genes up in {test}", ORA_REQUIRED, ora_columns()),
         (
@@ -235,7 +235,12 @@ def enrichment_section(
             ORA_REQUIRED,
             ora_columns(),
         ),
-    ):
+    )
+    lrt = contrast.get("kind") == "lrt"
+    if lrt:  # no direction: ORA of the significant genes (written as ora_up) only
+        kinds = (("ora_up", "Over-representation among the significant genes (any "
+                  "direction; the likelihood-ratio test has none)", ORA_REQUIRED, ora_columns()),)
+    for key, title, required, columns in kinds:
         frame = read_tsv(paths[key], required, f"{key} enrichment results")
         significant = _significant_terms(frame)
         representative = _representative(frame)
@@ -271,7 +276,7 @@ def enrichment_section(
         "id": f"enr-{base}",
         "fdr": fdr,
         "analyses": analyses,
-        "figures": [
+        "figures": [] if lrt else [
             figure(
                 paths["dotplot"],
                 f"{collection}: top gene sets",

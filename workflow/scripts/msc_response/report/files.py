@@ -11,6 +11,31 @@ from dataclasses import dataclass
 from typing import Iterable
 
 SIGNATURE_FILES = ("signature", "signature_performance", "signature_roc")
+GSEA_FIGURES = ("dotplot", "gsea_top")
+
+# The stages after DE that run for each kind of contrast (msc_response.design.contrasts),
+# and why a stage does not run for a kind: the report says so where the stage would be.
+KIND_STAGES = {
+    "wald": ("crosscheck", "enrichment", "markers", "signature"),
+    "within": ("enrichment", "markers", "signature"),
+    "continuous": ("enrichment", "kind_markers"),
+    "lrt": ("enrichment", "kind_markers"),
+}
+NOT_RUN = {
+    "crosscheck": "the R cross-check (rule crosscheck_r) compares two levels of a factor "
+    "only; the other kinds are held to R DESeq2 by the test suite (tests/unit/"
+    "test_de_kinds_r.py)",
+    "enrichment": "enrichment is not run for this kind of contrast",
+    "markers": "marker tables with AUROCs compare two groups of samples",
+    "signature": "the response signature is a classifier of two groups of samples, so it "
+    "runs for two-level contrasts only",
+}
+
+
+def runs(kind: str, stage: str) -> bool:
+    """Whether `stage` (crosscheck, enrichment, markers, signature) runs for a
+    contrast of `kind`."""
+    return stage in KIND_STAGES.get(kind, KIND_STAGES["wald"])
 
 
 @dataclass(frozen=True)
@@ -23,10 +48,22 @@ class Stages:
     signature: bool = True
     crosscheck: bool = False
     power: tuple[str, ...] = ()
+    kinds: tuple = ()  # (contrast, kind) pairs; a contrast not listed is 'wald'
 
     def __post_init__(self):
         object.__setattr__(self, "collections", tuple(self.collections))
         object.__setattr__(self, "power", tuple(self.power))
+        kinds = self.kinds.items() if isinstance(self.kinds, dict) else self.kinds
+        object.__setattr__(self, "kinds", tuple((str(n), str(k)) for n, k in kinds))
+
+    def kind(self, contrast: str) -> str:
+        return dict(self.kinds).get(contrast, "wald")
+
+    def runs(self, contrast: str, stage: str) -> bool:
+        """Whether `stage` ran for `contrast`: on in the config and for its kind."""
+        on = {"crosscheck": self.crosscheck, "signature": self.signature,
+              "enrichment": bool(self.collections)}.get(stage, True)
+        return on and runs(self.kind(contrast), stage)
 
 
 @dataclass(frozen=True)
@@ -115,6 +152,13 @@ class ResultFiles:
             "figure": self._path("power", f"{contrast}.png"),
         }
 
+    def kind_markers(self, contrast: str) -> dict[str, str]:
+        """A continuous or LRT contrast's marker table and figure (markers.kinds)."""
+        return {
+            "markers": self._path("markers", contrast, "markers.tsv"),
+            "figure": self._path("markers", contrast, "expression.png"),
+        }
+
     def all(self, contrasts: Iterable[str], stages: Stages) -> list[str]:
         """Every file the report reads, for the rule's `input:`."""
         paths = [
@@ -124,19 +168,28 @@ class ResultFiles:
             self.identity,
             self.provenance,
         ]
-        if stages.collections:
+        if any(stages.runs(c, "enrichment") for c in contrasts):
             paths.append(self.enrichment_summary)
         for contrast in contrasts:
             paths += self.de(contrast).values()
-            if stages.crosscheck:
+            if stages.runs(contrast, "crosscheck"):
                 paths.append(self.crosscheck(contrast))
-            for collection in stages.collections:
-                paths += self.enrichment(contrast, collection).values()
-            paths += [
-                path
-                for name, path in self.markers(contrast).items()
-                if stages.signature or name not in SIGNATURE_FILES
-            ]
+            if stages.runs(contrast, "enrichment"):
+                for collection in stages.collections:
+                    paths += [
+                        path
+                        for key, path in self.enrichment(contrast, collection).items()
+                        # an LRT has no direction: no GSEA, so no GSEA figures
+                        if stages.kind(contrast) != "lrt" or key not in GSEA_FIGURES
+                    ]
+            if stages.runs(contrast, "markers"):
+                paths += [
+                    path
+                    for name, path in self.markers(contrast).items()
+                    if stages.runs(contrast, "signature") or name not in SIGNATURE_FILES
+                ]
+            if stages.runs(contrast, "kind_markers"):
+                paths += self.kind_markers(contrast).values()
             if contrast in stages.power:
                 paths += self.power(contrast).values()
         return paths

@@ -260,3 +260,51 @@ def signature_section(files: ResultFiles, name: str, contrast: dict) -> dict:
             "the signature by the gap between the two, not by the curve alone.",
         ),
     }
+
+
+def kind_markers_section(
+    files: ResultFiles, name: str, contrast: dict, config: dict, top: int
+) -> dict:
+    """The marker table and figure of a continuous or LRT contrast (markers.kinds)."""
+    paths = files.kind_markers(name)
+    alpha = config["diffexp"]["alpha"]
+    markers = read_tsv(paths["markers"], ["gene_id", "symbol", "rank", "padj"], "marker genes")
+    if contrast["kind"] == "continuous":
+        variable = contrast["variable"]
+        columns = [
+            Column("symbol", "symbol"),
+            Column("direction", "direction", css=lambda v: slug(v)),
+            Column("rank", "rank", format_int, numeric=True),
+            Column("baseMean", "mean count", format_mean, numeric=True),
+            num_column("log2FoldChange_shrunk", "log2FC per unit (shrunk)"),
+            padj_column(alpha),
+            num_column("spearman", "Spearman rho", help=f"rank correlation with {variable}, covariate-adjusted VST"),
+            num_column("spearman_ci_low", "rho 95% low"),
+            num_column("spearman_ci_high", "rho 95% high"),
+        ]
+        lead = (f"{len(markers)} genes follow {variable} (adjusted p < {alpha}), ranked by "
+                f"their per-unit log2 fold change; the Spearman correlation with its "
+                f"bootstrap interval says how closely each follows it, in place of an AUROC.")
+        caption = (f"Covariate-adjusted expression (VST) of the top genes against {variable}, "
+                   f"one point per sample, with a least-squares line.")
+    else:
+        means = [c for c in markers.columns if c.startswith("mean_")]
+        columns = [
+            Column("symbol", "symbol"),
+            Column("rank", "rank", format_int, numeric=True),
+            Column("baseMean", "mean count", format_mean, numeric=True),
+            num_column("stat", "LRT statistic", 1),
+            padj_column(alpha),
+        ] + [Column(c, c.removeprefix("mean_").replace("_", " "), format_mean, numeric=True)
+             for c in means]
+        lead = (f"The {len(markers)} most significant genes of the likelihood-ratio test, "
+                f"with their mean normalised count in each level of the tested factor (in "
+                f"place of an AUROC, which needs two groups).")
+        caption = ("The top genes' covariate-adjusted expression averaged per level of the "
+                   "tested factor, z-scored per gene: which levels differ, gene by gene.")
+    return {
+        "lead": lead,
+        "table": make_table(markers, f"markers-{slug(name)}", columns, f"{name}.markers.tsv",
+                            max_rows=top, download=Path(paths["markers"]).read_bytes()),
+        "figures": [figure(paths["figure"], "Top genes", caption)],
+    }

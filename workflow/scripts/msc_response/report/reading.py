@@ -51,7 +51,54 @@ def level_label(value) -> str:
 
 
 def contrast_label(contrast: dict) -> str:
+    if "label" in contrast:
+        return contrast["label"]
     return f"{level_label(contrast['test'])} vs {level_label(contrast['reference'])}"
+
+
+def shown_contrast(spec: dict, design: str = "") -> dict:
+    """A contrast of any kind (msc_response.design.contrasts) as the report's sections
+    show it: `variable`, `test` and `reference` (the two sides of its log2 fold
+    changes), `label`, `kind` and `meaning` (a sentence on what it estimates). A
+    two-level contrast comes back as it is, with kind and meaning added."""
+    spec = dict(spec)
+    if str(spec.get("test", "")).upper() == "LRT" and "reduced" in spec:
+        reduced = spec["reduced"]
+        return dict(
+            variable="LRT", test="the last coefficient's direction", reference="the other",
+            label=f"LRT: {design} against {reduced}" if design else f"LRT against {reduced}",
+            kind="lrt",
+            meaning=(
+                f"A likelihood-ratio test of the design {design} against {reduced}: "
+                f"a gene is significant if the terms the reduced design drops explain "
+                f"its expression, in any direction. The log2 fold change shown is the "
+                f"design's last coefficient (as R DESeq2 shows it); up and down refer to it."
+            ),
+        )
+    variable = format_text(spec["variable"])
+    if "test" not in spec:
+        return dict(
+            variable=variable, test=f"samples with higher {variable}",
+            reference=f"samples with lower {variable}", label=f"per unit of {variable}",
+            kind="continuous",
+            meaning=(
+                f"log2 fold changes are per unit of {variable} (a continuous variable): "
+                f"positive means expression rises with {variable}."
+            ),
+        )
+    test, reference = format_text(spec["test"]), format_text(spec["reference"])
+    within = spec.get("within") or {}
+    where = "".join(f" among samples with {f} = {format_text(v)}" for f, v in within.items())
+    shown = dict(spec, variable=variable, test=test, reference=reference,
+                 kind="within" if within else "wald",
+                 meaning=(f"log2 fold changes are {test} over {reference} in "
+                          f"{variable}{where}: positive means higher in {test}."))
+    if within:
+        shown["label"] = (
+            f"{level_label(test)} vs {level_label(reference)} in "
+            + ", ".join(f"{level_label(v)}" for v in within.values())
+        )
+    return shown
 
 
 # audit.COLUMNS; not imported, as audit.py would bring formulaic into the report env
