@@ -19,7 +19,8 @@ from msc_response.de.fit import (
     with_reference_levels,
 )
 from msc_response.de.fit_file import FIT_FORMAT, load_fit, save_fit
-from msc_response.de.results import contrast_result, run_contrast, shrink_lfc, wald_results
+from msc_response.de.contrast import contrast_result, run_contrast
+from msc_response.de.results import shrink_lfc, wald_results
 from msc_response.design.contrasts import Contrast
 from msc_response.design.plan import fit_plan, fit_stage
 

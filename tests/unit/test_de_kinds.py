@@ -12,7 +12,7 @@ import pytest
 from msc_response.common.errors import InputError
 from msc_response.de.fit import DESettings, fit_for_contrasts
 from msc_response.de.fit_file import load_fit, save_fit
-from msc_response.de.results import contrast_result
+from msc_response.de.contrast import contrast_result
 from msc_response.design.contrasts import check_contrasts, contrast_variables, parse_contrasts
 from msc_response.design.estimable import contrast_weights, describe
 from msc_response.design.plan import fit_plan

@@ -26,7 +26,7 @@ from msc_response.de.crosscheck import jaccard
 from msc_response.de.engines import make_inference
 from msc_response.de.fit import DESettings
 from msc_response.de.lrt import reduced_logliks
-from msc_response.de.results import run_contrast
+from msc_response.de.contrast import run_contrast
 from msc_response.design.contrasts import parse_contrast
 
 from ._kinds_cases import pasilla_data, r_kinds, simulate

@@ -20,7 +20,7 @@ import pytest
 
 from msc_response.common.errors import InputError
 from msc_response.de.fit import DESettings, fit_for_contrasts
-from msc_response.de.results import run_contrast
+from msc_response.de.contrast import run_contrast
 from msc_response.design.contrasts import Contrast
 from msc_response.design.plan import fit_plan
 from msc_response.power.analysis import COLUMNS, clopper_pearson, power_table

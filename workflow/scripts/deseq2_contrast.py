@@ -6,9 +6,10 @@ import logging
 
 from msc_response.common.scripting import run
 from msc_response.common.tables import write_table
+from msc_response.de.contrast import contrast_result
 from msc_response.de.fit import DESettings
 from msc_response.de.fit_file import load_fit
-from msc_response.de.results import contrast_result, summarise
+from msc_response.de.results import summarise
 from msc_response.design.contrasts import parse_contrasts
 
 

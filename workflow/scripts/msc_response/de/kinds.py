@@ -86,7 +86,7 @@ def kind_result(
     fit: DesignFit, contrast: Contrast, settings: DESettings, weights: dict | None = None
 ) -> ContrastResult:
     """One contrast of kind within, continuous or lrt: the table of
-    `results.contrast_result` (same columns and status values)."""
+    `results.wald_contrast_result` (same columns and status values)."""
     model = fit.model
     inference = make_inference(settings.inference, settings.n_cpus)
     if contrast.kind == "lrt":

@@ -3,8 +3,9 @@
 `wald_results` does the contrast's Wald test, Cook's filter and independent
 filtering, and `shrink_lfc` its apeGLM-style shrinkage, step for step as PyDESeq2's
 `DeseqStats` (tests/unit/test_de.py checks they agree) but without its dataset class,
-so a per-contrast job (rule deseq2_contrast) stays light. `contrast_result` turns
-them into the table the workflow writes, `results/de/{contrast}.tsv`.
+so a per-contrast job (rule deseq2_contrast) stays light. `wald_contrast_result`
+turns them into the table the workflow writes, `results/de/{contrast}.tsv`
+(de.contrast picks it or de.kinds by the contrast's kind).
 """
 
 from __future__ import annotations
@@ -21,12 +22,10 @@ from msc_response.de.fit import (
     DESettings,
     FittedModel,
     fit_design,
-    fit_for_contrasts,
     fitted_model,
 )
 from msc_response.de.r_filter import independent_filter_r
 from msc_response.design.contrasts import Contrast
-from msc_response.design.plan import fit_plan
 
 log = logging.getLogger(__name__)
 
@@ -278,20 +277,13 @@ def _apeglm_prior_var(lfc: np.ndarray, se: np.ndarray, min_var=1e-6, max_var=400
     return root_scalar(objective, bracket=(min_var, max_var)).root
 
 
-def contrast_result(
-    fit: DesignFit, contrast: Contrast, settings: DESettings, weights: dict | None = None
-) -> ContrastResult:
-    """One contrast's results from a fitted design (the kinds other than two levels
-    of a factor in de.kinds; `weights`: their coefficients, by name, from
-    design.estimable.contrast_weights).
+def wald_contrast_result(fit: DesignFit, contrast: Contrast, settings: DESettings) -> ContrastResult:
+    """A two-level contrast's results from a fitted design (the other kinds: de.kinds;
+    de.contrast.contrast_result picks).
 
     Returns one row per input gene (pre-filtered genes included, with
     `status='low_counts'`), sorted by padj then p-value then gene ID.
     """
-    if contrast.kind != "wald":
-        from msc_response.de.kinds import kind_result
-
-        return kind_result(fit, contrast, settings, weights)
     model = fit.model
     inference = make_inference(settings.inference, settings.n_cpus)
     table, wald = wald_results(model, contrast.as_list(), settings, inference)
@@ -307,27 +299,6 @@ def contrast_result(
         table["lfcSE_shrunk"] = se / np.log(2)
     size_factors = model.size_factors.rename("size_factor")
     return ContrastResult(_with_filtered_genes(table, fit.genes), size_factors)
-
-
-def run_contrast(
-    counts: pd.DataFrame,
-    sheet: pd.DataFrame,
-    design: str,
-    contrast: Contrast,
-    symbols: pd.Series,
-    settings: DESettings,
-) -> ContrastResult:
-    """Fit the design for one contrast alone and test it (its own pre-filter and
-    reference level): what a separate per-contrast run gives. `sheet`: typed design
-    variables, indexed by sample (any kind of contrast)."""
-    plan = fit_plan(sheet, [contrast], settings.min_samples, design)
-    fit = fit_for_contrasts(counts, sheet, design, plan, symbols, settings)
-    weights = None
-    if contrast.kind in ("within", "continuous"):
-        from msc_response.design.estimable import contrast_weights
-
-        weights = contrast_weights(sheet, design, contrast, plan["reference_levels"])
-    return contrast_result(fit, contrast, settings, weights)
 
 
 def _with_filtered_genes(table: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
