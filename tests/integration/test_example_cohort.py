@@ -112,6 +112,19 @@ def test_no_tissue_source_group_flagged(example_run: Path):
     assert len(outliers) <= 0.1 * len(flags), outliers[["sample", "source", "flag_reason"]]
 
 
+def test_qc_flags_exactly_the_two_planted_samples(example_run: Path):
+    """resources/example/README.md documents them: MSC35 (degraded: every gene noisier)
+    an outlier by its distance to its nearest samples, MSC26 (low depth) a note; every
+    other sample ok."""
+    qc = pd.read_csv(example_run / "results/qc/samples_qc.tsv", sep="\t").set_index("sample")
+    flagged = qc.loc[qc["flag"] != "ok", "flag"].to_dict()
+    assert flagged == {"MSC26": "note", "MSC35": "outlier"}, qc.loc[list(flagged), "flag_reason"]
+    # MSC35 crosses the 1.5 distance-ratio threshold by a margin, not by rounding
+    assert qc.loc["MSC35", "neighbour_distance_ratio"] > 1.55
+    assert "expression profile far from the other samples" in qc.loc["MSC35", "flag_reason"]
+    assert "library 6.6x smaller" in qc.loc["MSC26", "flag_reason"]
+
+
 def test_leaving_source_out_of_the_design_calls_source_genes(example_run, response_only_run):
     adjusted, naive = recovery(example_run), recovery(response_only_run)
     # ~ response: tissue-source genes pass for response markers
