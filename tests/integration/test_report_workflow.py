@@ -1,9 +1,12 @@
 """The report of a run on a cohort without any planted effect: clear statements, a
 complete page, and no error in the browser."""
 
+import subprocess
+import sys
+
 import pytest
 
-from .conftest import run_snakemake, write_cohort
+from .conftest import ROOT, run_snakemake, write_cohort
 from .report_page import REPORT, read_report
 
 pytestmark = pytest.mark.integration
@@ -56,3 +59,22 @@ def test_null_cohort_report_renders_in_the_browser(null_run):
         assert record.broken_images() == []
         assert record.console_errors == []
         assert record.foreign_requests == []
+
+
+def test_snakemake_report_has_every_category_and_rendered_captions(null_run):
+    """`snakemake --report` (README) on a finished run: Snakemake's own report, with
+    each stage's category and the captions rendered from the run's config."""
+    out = null_run / "snakemake_report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+         "--directory", str(null_run), "--configfile", str(null_run / "config.yaml"),
+         "--report", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = out.read_text()
+    for category in ("Quality control", "Differential expression", "Pathway enrichment",
+                     "Marker genes", "MSC identity", "Provenance"):
+        assert category in html, category
+    # a caption's Jinja placeholder filled in with the design of this run
+    assert 'under the design <tt class=\\"docutils literal\\">~ batch + source + response' in html
