@@ -173,3 +173,22 @@ def test_checked_inputs_from_cells_equal_those_of_the_bulk_table(bulk, cells, tm
         cells.obs["donor"].value_counts().reindex(SAMPLES).tolist()
     )
     assert "single_cell" not in from_table.uns
+
+
+def test_methods_say_the_samples_are_pseudobulk():
+    from pathlib import Path
+
+    import yaml
+
+    from msc_response.report.jinja import environment
+
+    config = yaml.safe_load((Path(__file__).parents[2] / "config/config.yaml").read_text())
+    facts = {"n_genes": 10, "n_samples": 6, "contrasts": [], "collections": [],
+             "source_in_design": False, "power": False}
+    render = environment().get_template("methods.txt.j2").render
+    options = dict(tools={}, facts=facts, provenance={"workflow": {}})
+    cells = {"single_cell": {"layer": "counts", "sample_column": "donor", "min_cells": 20}}
+    text = " ".join(render(config={**config, **cells}, **options).split())
+    assert ("each the sum of its single cells' raw counts (layer counts of the cells' "
+            "AnnData; cells assigned to samples by donor; at least 20 cells per sample") in text
+    assert "single cells" not in " ".join(render(config=config, **options).split())
