@@ -29,7 +29,7 @@ from scipy.stats import beta
 from msc_response.common.errors import InputError
 from msc_response.de.fit import DesignFit, DESettings, FittedModel, fit_design, prefilter_mask
 from msc_response.de.results import wald_results
-from msc_response.power.config import CURRENT, PowerSettings
+from msc_response.power.config import COLUMNS, CURRENT, PowerSettings
 from msc_response.power.simulate import (
     ALL,
     InfeasibleSize,
@@ -43,17 +43,6 @@ from msc_response.power.simulate import (
 
 log = logging.getLogger(__name__)
 
-COLUMNS = [
-    "effect_size",
-    "n_test",
-    "n_reference",
-    "mean_stratum",
-    "power",
-    "power_ci_low",
-    "power_ci_high",
-    "fdp",
-    "replicates",
-]
 CONFIDENCE = 0.95
 
 

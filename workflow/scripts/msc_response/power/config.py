@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CURRENT = "current"  # group size: the cohort's own sizes
+# The table results/power/{contrast}.tsv (written by power.analysis, read by the report)
+COLUMNS = [
+    "effect_size",
+    "n_test",
+    "n_reference",
+    "mean_stratum",
+    "power",
+    "power_ci_low",
+    "power_ci_high",
+    "fdp",
+    "replicates",
+]
 
 
 @dataclass(frozen=True)

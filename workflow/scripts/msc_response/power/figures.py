@@ -20,7 +20,7 @@ from msc_response.power.summary import ALL, TARGET, equivalent_size, shown_strat
 def power_figure(
     table: pd.DataFrame, path, current: tuple[int, int] | None = None, title: str = ""
 ) -> None:
-    """Write the figure of a power table (`analysis.COLUMNS`) to `path`; `current`:
+    """Write the figure of a power table (`config.COLUMNS`) to `path`; `current`:
     the cohort's own (n_test, n_reference), marked."""
     strata = shown_strata(table)
     panels = max(1, len(strata))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from msc_response.power.config import current_sizes
+from msc_response.power.config import COLUMNS, current_sizes
 from msc_response.power.summary import (
     ALL,
     FOLD,
@@ -26,18 +26,6 @@ from msc_response.report.blocks import (
 )
 from msc_response.report.files import ResultFiles
 from msc_response.report.reading import level_label, read_tsv, slug
-
-POWER_REQUIRED = [
-    "effect_size",
-    "n_test",
-    "n_reference",
-    "mean_stratum",
-    "power",
-    "power_ci_low",
-    "power_ci_high",
-    "fdp",
-    "replicates",
-]
 
 
 def power_columns() -> list[Column]:
@@ -58,7 +46,7 @@ def power_section(
     files: ResultFiles, name: str, contrast: dict, sheet: pd.DataFrame, config: dict
 ) -> dict:
     paths = files.power(name)
-    table = read_tsv(paths["table"], POWER_REQUIRED, "power table")
+    table = read_tsv(paths["table"], COLUMNS, "power table")
     current = current_sizes(sheet, contrast)
     test, reference = level_label(contrast["test"]), level_label(contrast["reference"])
     summary = summarise_power(table, current)
