@@ -105,6 +105,28 @@ def test_ranked_genes_symbols_ties_and_duplicates():
         ranked_genes(table, "log2FoldChange_shrunk", None)
 
 
+def test_shrunk_log2fc_ranking_ranks_by_the_shrunk_column(de_table, small_collection):
+    """enrichment.ranking: log2FoldChange_shrunk ranks by the shrunk LFC, not the Wald
+    statistic: here the shrunk LFC of low-count genes (large |stat|, small LFC) is
+    cut, so the two orders differ, and GSEA runs on the one the config names."""
+    settings = EnrichmentSettings.from_config({"ranking": "log2FoldChange_shrunk"})
+    assert settings.ranking == "log2FoldChange_shrunk"
+    table = de_table.copy()
+    low_count = np.arange(len(table)) % 3 == 0  # their LFCs shrunk hard
+    table.loc[low_count, "log2FoldChange_shrunk"] *= 0.05
+    shrunk = ranked_genes(table, settings.ranking, None)
+    by_stat = ranked_genes(table, "stat", None)
+    expected = table.set_index("gene_id").loc[shrunk.table["gene_id"], "log2FoldChange_shrunk"]
+    np.testing.assert_array_equal(shrunk.ranking.to_numpy(), expected.to_numpy())
+    assert shrunk.ranking.is_monotonic_decreasing
+    assert list(shrunk.table["gene_id"][:200]) != list(by_stat.table["gene_id"][:200])
+    sets = match_sets(small_collection, shrunk.universe, 15, 500)
+    gsea_shrunk = run_gsea(shrunk.ranking, sets, seed=1).set_index("term")
+    gsea_stat = run_gsea(by_stat.ranking, sets, seed=1).set_index("term")
+    assert UP_SET in gsea_shrunk.index
+    assert gsea_shrunk.loc[UP_SET, "nes"] != gsea_stat.loc[UP_SET, "nes"]
+
+
 def test_leading_edge_from_hits_equals_full_running_score():
     rng = np.random.default_rng(0)
     n = 2000
