@@ -9,6 +9,7 @@ under its real name is ever half-written; after `snakemake --unlock`, the rerun
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,3 +96,51 @@ def test_killed_during_de_resumes_to_identical_results(reference_run, tmp_path):
     )
     assert without_time_stamp(record) == without_time_stamp(expected)
     assert record["outputs"]["results/de/responder_vs_non_responder.tsv"]["sha256"]
+
+
+def test_an_added_contrast_reuses_the_fit_and_runs_end_to_end(reference_run, tmp_path):
+    """config/README.md: a new contrast that changes neither a reference level, nor the
+    pre-filter, nor the LRT reduced designs reuses the fit. A contrast is added to a
+    finished run (a copy of it): the reverse of the first. Only its own jobs and the
+    summaries that gather all contrasts run; the fit, the inputs check and the QC do
+    not. (A contrast on another variable sets that variable's reference level, or a
+    smaller group may change the pre-filter: those refit, as documented.) The
+    reverse contrast mirrors the first."""
+    import pandas as pd
+
+    reference, config = reference_run
+    workdir = tmp_path / "run"
+    shutil.copytree(reference, workdir, symlinks=True)
+    fit = workdir / "results/de/fit.h5ad"
+    fit_bytes, fit_mtime = fit.read_bytes(), fit.stat().st_mtime_ns
+    first = "responder_vs_non_responder"
+    added = {
+        first: {"variable": "response", "test": "responder", "reference": "non_responder"},
+        # named to sort after the first: the config written for the run has its keys
+        # sorted, and the first contrast on a variable sets the reference level
+        "reverse_non_responder_vs_responder": {
+            "variable": "response", "test": "non_responder", "reference": "responder"},
+    }
+    # the dry run lists the jobs the added contrasts need
+    planned = run_snakemake(workdir, {**config, "contrasts": added}, "--dry-run", "--quiet", "rules")
+    jobs = planned.stdout + planned.stderr
+    for rule in ("deseq2_fit", "check_inputs", "normalise", "sample_qc"):
+        assert f"\n{rule} " not in jobs and not jobs.startswith(f"{rule} "), (rule, jobs)
+    assert "deseq2_contrast" in jobs and "report" in jobs, jobs
+
+    run_snakemake(workdir, {**config, "contrasts": added})
+    assert fit.stat().st_mtime_ns == fit_mtime and fit.read_bytes() == fit_bytes
+    de = workdir / "results/de"
+    one, other = (pd.read_csv(de / f"{name}.tsv", sep="\t").set_index("gene_id")
+                  for name in (first, "reverse_non_responder_vs_responder"))
+    other = other.loc[one.index]
+    tested = one["status"] == "tested"
+    assert tested.sum() > 1000
+    for column, sign in (("log2FoldChange", -1), ("stat", -1), ("lfcSE", 1), ("pvalue", 1),
+                         ("padj", 1)):
+        a, b = one.loc[tested, column].to_numpy(float), sign * other.loc[tested, column].to_numpy(float)
+        assert (a == b).mean() > 0.99 and abs(a - b).max() < 1e-9 * max(1, abs(a).max()), column
+    html = (workdir / "results/report/index.html").read_text()
+    for name in added:
+        assert name in html, name
+    assert (workdir / "results/enrichment/reverse_non_responder_vs_responder").is_dir()

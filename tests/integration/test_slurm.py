@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slurm]
 
 RUN_LIMIT = 900  # seconds, for one whole Snakemake run on the cluster
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
-LOCAL_RULES = {"design_audit", "de_plots", "provenance"}
+LOCAL_RULES = {"design_audit", "describe_contrasts", "de_plots", "provenance"}
 CLUSTER_RULES = {"check_inputs", "normalise", "sample_qc"}  # and the DE rule(s)
 
 FAULT = """\

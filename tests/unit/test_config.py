@@ -68,3 +68,18 @@ def test_naming_a_data_path_with_config_means_own_data():
     take_data_paths(config, user, [])  # --config counts=... without a --configfile
     assert config["annotation"] is None and "samples" not in config
     assert "your --config settings" in missing_data_paths(config, [])
+
+
+def test_rule_params_ignore_key_order_and_the_contrasts():
+    """Reordering a contrast's keys in YAML, or adding a contrast, is not a change of
+    rule check_inputs' or a contrast job's params (so nothing reruns for it)."""
+    from msc_response.common.config import canonical, input_settings
+
+    one = {"variable": "response", "test": "r", "within": {"b": 1, "a": 2}, "reference": "n"}
+    other = {"within": {"a": 2, "b": 1}, "reference": "n", "variable": "response", "test": "r"}
+    assert repr(canonical(one)) == repr(canonical(other))
+    assert list(canonical(one)) == ["reference", "test", "variable", "within"]
+    config = {"counts": "c.tsv", "samples": "s.tsv", "design": "~ x", "contrasts": {"a": one},
+              "quantifications": None, "markers": {}}
+    assert input_settings(config) == {"counts": "c.tsv", "samples": "s.tsv", "design": "~ x",
+                                      "quantifications": None}

@@ -7,11 +7,6 @@ rule design_audit:
             caption="../report/design_audit.rst",
             category="Quality control",
         ),
-        contrasts=report(
-            "results/qc/contrasts.tsv",
-            caption="../report/contrasts.rst",
-            category="Quality control",
-        ),
     log:
         "logs/design_audit.log",
     benchmark:
@@ -24,9 +19,37 @@ rule design_audit:
         "../../envs/qc.yaml"
     params:
         design=config["design"],
-        contrasts=config["contrasts"],
+        # the variables the contrasts are about, not the contrasts: a contrast added
+        # on a variable already compared changes nothing upstream of its own jobs
+        variables=CONTRAST_VARIABLES,
         categorical=config["categorical_variables"],
         warn_association=config["audit"]["warn_association"],
-        references=DE_FIT_PLAN["reference_levels"],
     script:
         "../scripts/design_audit.py"
+
+
+rule describe_contrasts:
+    input:
+        config["samples"],
+    output:
+        report(
+            "results/qc/contrasts.tsv",
+            caption="../report/contrasts.rst",
+            category="Quality control",
+        ),
+    log:
+        "logs/describe_contrasts.log",
+    benchmark:
+        "results/benchmarks/describe_contrasts.tsv"
+    localrule: True
+    conda:
+        "../../envs/qc.yaml"
+    params:
+        design=config["design"],
+        # the order of the contrasts matters (the first on a variable sets its
+        # reference level), the order of each one's keys does not
+        contrasts={name: canonical(spec) for name, spec in config["contrasts"].items()},
+        categorical=config["categorical_variables"],
+        references=DE_FIT_PLAN["reference_levels"],
+    script:
+        "../scripts/describe_contrasts.py"

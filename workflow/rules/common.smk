@@ -7,7 +7,9 @@ from snakemake.utils import validate
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 
 from msc_response.common.config import (  # noqa: E402
+    canonical,
     check_config,
+    input_settings,
     missing_data_paths,
     replace_merged_keys,
     take_data_paths,
@@ -113,11 +115,12 @@ except InputError as err:
 SAMPLES = SHEET.sheet
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 PARSED_CONTRASTS = parse_contrasts(config["contrasts"])
+CONTRAST_VARIABLES = contrast_variables(PARSED_CONTRASTS, config["design"])
 for _warning in SHEET.warnings + audit_warnings(
     design_audit(
         SAMPLES,
         config["design"],
-        contrast_variables(PARSED_CONTRASTS, config["design"]),
+        CONTRAST_VARIABLES,
         config["audit"]["warn_association"],
     )
 ):
@@ -129,6 +132,13 @@ for _problem in SHEET.design_problems:
     )
 
 CONTRASTS = list(config["contrasts"])
+
+
+def contrast_spec(wildcards):
+    """The contrast's config entry as a rule's params (keys sorted)."""
+    return canonical(config["contrasts"][wildcards.contrast])
+
+
 # Each contrast's kind (wald, within, continuous, lrt): which later stages run for it
 # (msc_response.report.files.KIND_STAGES).
 CONTRAST_KINDS = {c.name: c.kind for c in PARSED_CONTRASTS}

@@ -18,7 +18,7 @@ rule crosscheck_r:
     resources:
         mem_mb=4000,
     params:
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         design=config["design"],
         settings=config["diffexp"],
     script:

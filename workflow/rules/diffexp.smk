@@ -47,7 +47,7 @@ rule deseq2_contrast:
     resources:
         mem_mb=lambda wildcards, input: max(2000, int(8 * input.size_mb)),
     params:
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         # within-level and continuous contrasts: their coefficients, by name
         weights=lambda wildcards: CONTRAST_WEIGHTS.get(wildcards.contrast, {}),
         settings=config["diffexp"],

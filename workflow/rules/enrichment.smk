@@ -75,7 +75,7 @@ rule enrichment_plots:
         mem_mb=1000,
     params:
         collection=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection],
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         settings=config["enrichment"],
     script:
         "../scripts/enrichment_plots.py"

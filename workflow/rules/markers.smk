@@ -59,7 +59,7 @@ rule markers:
     resources:
         mem_mb=2000,
     params:
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         settings=config["markers"],
         alpha=marker_alpha(),
         basedir=workflow.basedir,
@@ -114,7 +114,7 @@ rule marker_plots:
     resources:
         mem_mb=2000,
     params:
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         settings=config["markers"],
         alpha=marker_alpha(),
         basedir=workflow.basedir,
@@ -153,7 +153,7 @@ rule signature:
     resources:
         mem_mb=2000,
     params:
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         settings=config["markers"]["signature"],
     script:
         "../scripts/signature.py"
@@ -188,7 +188,7 @@ rule markers_by_kind:
     resources:
         mem_mb=2000,
     params:
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         settings=config["markers"],
         alpha=marker_alpha(),
     script:

@@ -22,7 +22,7 @@ rule power:
     resources:
         mem_mb=lambda wildcards, input: max(2000, int(16 * input.size_mb)),
     params:
-        contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
+        contrast=contrast_spec,
         diffexp=config["diffexp"],
         settings=config["power"],
     script:

@@ -16,6 +16,7 @@ rule check_inputs:
     resources:
         mem_mb=lambda wildcards, input: max(2000, int(12 * input.size_mb)),
     params:
+        settings=input_settings(config),
         # symbols for human Ensembl IDs when the config names no annotation
         human_genes=os.path.join(
             workflow.basedir, "resources", "gene_sets", "human_genes.tsv.gz"

@@ -6,7 +6,8 @@ from msc_response.inputs.dataset import InputSpec, load_checked_inputs
 
 
 def main(snakemake):
-    spec = InputSpec.from_config(snakemake.config, human_genes=snakemake.params.human_genes)
+    settings = {**snakemake.params.settings, "contrasts": snakemake.config["contrasts"]}
+    spec = InputSpec.from_config(settings, human_genes=snakemake.params.human_genes)
     adata = load_checked_inputs(spec)
     write_h5ad(adata, snakemake.output[0])
 

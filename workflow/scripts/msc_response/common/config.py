@@ -12,6 +12,27 @@ from msc_response.common.errors import InputError, did_you_mean
 DATA_KEYS = ("counts", "samples", "annotation", "count_files", "quantifications")
 #: The keys that say where the counts come from; a config sets exactly one.
 COUNT_SOURCES = ("counts", "count_files", "quantifications")
+#: The config keys the checked input depends on (rule check_inputs' params, so that
+#: changing one reruns it). Not the contrasts: they are checked against the sheet
+#: when the workflow is parsed, and adding one must not redo the inputs.
+INPUT_KEYS = (
+    "counts", "samples", "design", "annotation", "categorical_variables",
+    "extra_count_columns", "round_counts", "count_files", "quantifications", "single_cell",
+)
+
+
+def input_settings(config: dict) -> dict:
+    return {key: config[key] for key in INPUT_KEYS if key in config}
+
+
+def canonical(value):
+    """`value` with every mapping's keys sorted (recursively): what a rule's params
+    hold, so that reordering keys in a YAML file does not rerun jobs."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
 
 
 def replace_merged_keys(config: dict, user_config: dict, keys: list[str]) -> None:

@@ -53,6 +53,8 @@ class InputSpec:
 
     @classmethod
     def from_config(cls, config: dict, human_genes: str | None = None) -> "InputSpec":
+        """`config`: the workflow's config, or `common.config.input_settings(config)`
+        plus its `contrasts` (which are only checked here, against the sheet)."""
         return cls(
             counts=config.get("counts") or None,
             samples=config["samples"],
