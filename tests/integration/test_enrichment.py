@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ..figure_checks import assert_drawn_png
 from .conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.integration
@@ -126,7 +127,7 @@ def test_tables_summary_and_figures(example_run):
             assert (groups.sum() == 1).all()  # one representative per group ...
             assert groups.apply(lambda r: r.iloc[0]).all()  # ... its most significant term
         for figure in ("dotplot.png", "gsea_top.png"):
-            assert (folder / f"{collection}.{figure}").read_bytes()[:4] == b"\x89PNG"
+            assert_drawn_png(folder / f"{collection}.{figure}")
     summary = pd.read_csv(workdir / "results/enrichment/summary.tsv", sep="\t")
     assert list(summary.columns) == [
         "contrast", "collection", "analysis", "sets_tested", "significant", "groups",

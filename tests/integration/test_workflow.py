@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ..figure_checks import assert_drawn_png
 from .conftest import run_snakemake, write_cohort
 from .report_page import read_report
 
@@ -75,7 +76,7 @@ def test_outputs_and_dataset(finished_run):
     assert ((qc["flag"] == "ok") == qc["flag_reason"].isna()).all()  # reason iff flagged
     for figure in ["qc/library_sizes.png", "qc/pca.png", "qc/sample_distances.png",
                    f"de/{CONTRAST}.ma.png", f"de/{CONTRAST}.volcano.png"]:
-        assert (workdir / "results" / figure).read_bytes()[:4] == b"\x89PNG"
+        assert_drawn_png(workdir / "results" / figure)
     summary = pd.read_csv(workdir / f"results/de/{CONTRAST}.summary.tsv", sep="\t")
     table = pd.read_csv(workdir / f"results/de/{CONTRAST}.tsv", sep="\t")
     assert summary.loc[0, "up"] == ((table["padj"] < 0.05) & (table["log2FoldChange"] > 0)).sum()
