@@ -39,10 +39,10 @@ TABLE_COLUMNS = [
 
 def safe_name(name: str) -> str:
     """`name` as one safe path component: runs of characters other than letters,
-    digits, '.', '_' and '-' become '_', and leading dots or dashes are dropped, so
+    digits, '.', '_' and '-' become '_', and leading dots, dashes and underscores
+    (and trailing underscores) are dropped, so
     'CD34+ / progenitor' becomes 'CD34_progenitor'."""
-    text = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_")
-    text = text.lstrip(".-")
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).lstrip("._-").rstrip("_")
     return text or "population"
 
 
