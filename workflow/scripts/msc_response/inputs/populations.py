@@ -84,9 +84,10 @@ def read_cell_labels(path: str | Path, sample_column: str, group_by: str) -> pd.
                 f"Counts file '{path}' is an HDF5 file but not an AnnData (.h5ad) file "
                 f"(no obs table at its root). Save the cells with anndata."
             )
-        columns = [c for c in obs.keys() if not c.startswith("_")]
-        index_key = obs.attrs.get("_index", "_index")
-        columns = [c for c in columns if c != index_key]
+        # anndata records the columns' order; the group's keys also hold the index
+        columns = [str(c) for c in obs.attrs.get("column-order", [])] or [
+            c for c in obs.keys() if c != obs.attrs.get("_index", "_index")
+        ]
         if group_by not in obs:
             raise InputError(
                 f"Counts file '{path}' has no obs column '{group_by}' "
