@@ -377,6 +377,11 @@ def all_outputs():
     return outputs
 
 
+def population_input(wildcards):
+    """The check_inputs parameter of a population: its name and samples."""
+    return POPULATION_FITS[wildcards.population]["inputs"]
+
+
 def population_outputs():
     """With single_cell.group_by: the populations table, the composition test, and
     each analysed population's DE, enrichment and markers (as the report reads them)."""

@@ -5,11 +5,6 @@
 # other paths; the populations and their contrasts are planned in common.smk.
 
 
-def population_input(wildcards):
-    """The check_inputs parameter of a population: its name and samples."""
-    return POPULATION_FITS[wildcards.population]["inputs"]
-
-
 rule population_table:
     output:
         report(
