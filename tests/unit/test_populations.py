@@ -165,3 +165,19 @@ def test_composition_with_a_covariate_and_only_two_level_contrasts(sheet):
     long = cells_table(cells, 20)
     assert long.loc[long["n_cells"] < 20, "in_population_de"].eq(False).all()
     assert np.allclose(long.groupby("sample")["share"].sum(), 1)
+
+
+def test_report_reads_each_population_tree_without_crosscheck_or_power():
+    from msc_response.report.files import ResultFiles, Stages
+
+    stages = Stages(collections=["msc_biology"], crosscheck=True, power=["rvn"],
+                    populations=[["CD34+ cells", "CD34_cells", ["rvn"]]])
+    paths = ResultFiles("results").all(["rvn"], stages)
+    population = [p for p in paths if p.startswith("results/populations/")]
+    assert "results/populations/CD34_cells/de/rvn.tsv" in population
+    assert "results/populations/CD34_cells/markers/rvn/signature.tsv" in population
+    assert not any("crosscheck" in p or "power" in p for p in population)
+    assert {"results/qc/composition.tsv", "results/qc/populations.tsv"} <= set(paths)
+    without = ResultFiles("results").all(["rvn"], Stages(collections=["msc_biology"],
+                                                         crosscheck=True, power=["rvn"]))
+    assert [p for p in paths if p in without] == without  # the cohort's files, same order
