@@ -47,18 +47,18 @@ def overview_columns() -> list[Column]:
     return [
         Column("population", "population"),
         Column("contrast", "contrast"),
+        Column("status", "analysed?"),
+        Column("up", "genes up", format_int, numeric=True),
+        Column("down", "genes down", format_int, numeric=True),
+        Column("top_terms", "top enriched sets (GSEA)"),
         Column("n_test", "samples (test)", format_int, numeric=True),
         Column("n_reference", "samples (reference)", format_int, numeric=True),
         Column("cells_test", "cells (test)", format_int, numeric=True),
         Column("cells_reference", "cells (reference)", format_int, numeric=True),
-        Column("up", "genes up", format_int, numeric=True),
-        Column("down", "genes down", format_int, numeric=True),
-        Column("top_terms", "top enriched sets (GSEA)"),
-        Column("status", "analysed / why not"),
     ]
 
 
-def _top_terms(entry: dict, limit: int = 3) -> str:
+def _top_terms(entry: dict, limit: int = 2) -> str:
     """The most significant GSEA sets of a contrast entry, over its collections."""
     terms = []
     for enrichment in entry["enrichment"]:
@@ -124,7 +124,7 @@ def populations_section(
         if (r.population, r.contrast) in entries else "" for r in overview.itertuples()
     ]
     overview["status"] = [
-        "analysed" if _true(r.analysed) else "not analysed (why: below)"
+        "yes" if _true(r.analysed) else "no (why: below)"
         for r in overview.itertuples()
     ]
     significant = composition[composition["padj"] < alpha]
