@@ -19,6 +19,7 @@ include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/markers.smk"
 include: "workflow/rules/power.smk"
+include: "workflow/rules/populations.smk"
 include: "workflow/rules/report.smk"
 
 

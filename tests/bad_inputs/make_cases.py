@@ -92,9 +92,9 @@ def gz(text: str) -> bytes:
     return gzip.compress(text.encode(), mtime=0)
 
 
-def cells_h5ad(**kwargs) -> bytes:
+def cells_h5ad(obs: dict | None = None, **kwargs) -> bytes:
     """The base counts as single cells (raw counts in layers['counts'], log data in X),
-    as the bytes of an .h5ad file."""
+    as the bytes of an .h5ad file; `obs`: extra obs columns (name -> one value)."""
     import sys
     import tempfile
 
@@ -105,6 +105,8 @@ def cells_h5ad(**kwargs) -> bytes:
 
     counts = pd.DataFrame(base_counts(), index=GENES, columns=SAMPLES)
     cells = cells_from_counts(counts, cells_per_sample=(20, 30), seed=4, **kwargs)
+    for column, value in (obs or {}).items():
+        cells.obs[column] = value
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cells.h5ad"
         cells.write_h5ad(path)
@@ -295,6 +297,22 @@ def build() -> dict:
         files={"cells.h5ad": cells_h5ad(sample_column="donor")},
         config={"counts": "cells.h5ad",
                 "single_cell": {"layer": "counts", "sample_column": "patient"}})
+    c["single_cell_group_by_missing"] = case(
+        "parse", "Per-population analysis asked for with an obs column the cells lack.",
+        ["has no obs column 'leiden' (single_cell.group_by)", "its obs columns: 'donor', "
+         "'population'", "Set 'single_cell: group_by' to the column"],
+        files={"cells.h5ad": cells_h5ad(sample_column="donor")},
+        config={"counts": "cells.h5ad",
+                "single_cell": {"layer": "counts", "sample_column": "donor",
+                                "group_by": "leiden"}})
+    c["single_cell_group_by_one_value"] = case(
+        "parse", "Per-population analysis by an obs column that holds a single population.",
+        ["obs column 'tissue' (single_cell.group_by) holds a single population "
+         "('bone_marrow')", "or set 'group_by: null'"],
+        files={"cells.h5ad": cells_h5ad(sample_column="donor", obs={"tissue": "bone_marrow"})},
+        config={"counts": "cells.h5ad",
+                "single_cell": {"layer": "counts", "sample_column": "donor",
+                                "group_by": "tissue"}})
     c["single_cell_without_block"] = case(
         "check_inputs", "A cells .h5ad given as counts without the single_cell block.",
         ["is an HDF5 file (.h5/.h5ad), not a text table", "add a 'single_cell:' block"],

@@ -1,4 +1,5 @@
 import os
+import re
 import sys
 
 import yaml
@@ -30,6 +31,10 @@ from msc_response.enrichment.gene_sets import (  # noqa: E402
     resolve_path,
 )
 from msc_response.inputs.count_files import FORMAT_NAMES, sample_paths  # noqa: E402
+from msc_response.inputs.populations import (  # noqa: E402
+    plan_from_config,
+    population_fits,
+)
 from msc_response.inputs.quant_settings import (  # noqa: E402
     check_settings as check_quant_config,
     quant_paths,
@@ -185,6 +190,26 @@ except InputError as err:
     stop_with(f"Invalid input: {err}")
 
 
+# Per-population analysis (issue 24): with single_cell.group_by, the populations of
+# the cells file (two obs columns read, not the matrix) and the contrasts each one
+# has enough samples for, so the DAG is known now, without a checkpoint.
+try:
+    POPULATIONS = plan_from_config(config, SAMPLES, PARSED_CONTRASTS)
+    POPULATION_FITS = (
+        population_fits(
+            POPULATIONS,
+            SAMPLES,
+            PARSED_CONTRASTS,
+            config["design"],
+            config["diffexp"]["prefilter"]["min_samples"],
+        )
+        if POPULATIONS
+        else {}
+    )
+except InputError as err:
+    stop_with(f"Invalid input: {err}")
+
+
 # Power stage (issue 22): the two-level contrasts, when power.enabled.
 POWER_CONTRASTS = power_contrasts(config)
 
@@ -207,6 +232,7 @@ def marker_alpha():
 wildcard_constraints:
     contrast="|".join(CONTRASTS),
     collection="|".join(COLLECTIONS) or "no-collection",
+    population="|".join(map(re.escape, POPULATION_FITS)) or "no-population",
 
 
 def counts_input():
@@ -260,6 +286,10 @@ def report_stages():
     kinds = {n: k for n, k in CONTRAST_KINDS.items() if k != "wald"}
     if kinds:  # only then, so the report rule's params of other runs are unchanged
         stages["kinds"] = kinds
+    if POPULATIONS:
+        stages["populations"] = [
+            [p.name, p.folder, p.contrasts] for p in POPULATIONS.analysed
+        ]
     return stages
 
 
@@ -348,10 +378,33 @@ def all_outputs():
         ["results/power/{contrast}.tsv", "results/power/{contrast}.png"],
         contrast=POWER_CONTRASTS,
     )
+    # Cell populations (issue 24): one result tree per population of group_by.
+    outputs += population_outputs()
     # How the run was made, with the checksums of the results above (rule provenance).
     outputs.append("results/provenance.json")
     # The HTML report, from all of the above (rule report, the last one).
     outputs.append("results/report/index.html")
+    return outputs
+
+
+def population_input(wildcards):
+    """The check_inputs parameter of a population: its name and samples."""
+    return POPULATION_FITS[wildcards.population]["inputs"]
+
+
+def population_outputs():
+    """With single_cell.group_by: the populations table, the composition test, and
+    each analysed population's DE, enrichment and markers (as the report reads them)."""
+    if not POPULATIONS:
+        return []
+    files = ResultFiles("results")
+    stages = Stages(**report_stages())
+    outputs = list(files.composition().values())
+    for population in POPULATIONS.analysed:
+        for contrast in population.contrasts:
+            outputs += files.population(population.folder).contrast_files(
+                contrast, stages, crosscheck=False
+            )
     return outputs
 
 

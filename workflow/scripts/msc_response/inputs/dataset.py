@@ -15,7 +15,9 @@ import pandas as pd
 
 from msc_response.common.errors import InputError
 from msc_response.inputs import count_files, quant_settings, quantifications, readers, validation
+from msc_response.design.structure import design_problems
 from msc_response.inputs.carrier import to_anndata
+from msc_response.inputs.populations import subset_sheet
 from msc_response.inputs.single_cell import SingleCellSpec, pseudobulk
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ class InputSpec:
     quantifications: dict | None = None
     # `counts` is a cells x genes .h5ad to sum per sample (the config's single_cell:)
     single_cell: SingleCellSpec | None = None
+    # one population of the cells (single_cell.group_by): {"name", "samples"}, the
+    # samples with enough of its cells (msc_response.inputs.populations)
+    population: dict | None = None
 
     @property
     def source(self) -> str:
@@ -90,6 +95,12 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
     to the sheet's sample order only if needed, and the AnnData's matrix).
     """
     sheet, warnings = check_sheet_and_design(spec)
+    population = spec.population["name"] if spec.population else None
+    if spec.population:
+        sheet = subset_sheet(sheet, spec.population["samples"])
+        problems = design_problems(sheet, spec.design, f"population '{population}'")
+        if problems:
+            raise InputError(problems[0])
     unassigned, table_symbols, cells = None, None, None
     if spec.count_files:
         counts, unassigned = count_files.read_count_files(
@@ -105,7 +116,7 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
         counts = validation.check_counts(quantifications.round_counts(genes.counts), spec.source)
     else:
         if spec.single_cell is not None:
-            bulk = pseudobulk(spec.counts, spec.single_cell, sheet.index)
+            bulk = pseudobulk(spec.counts, spec.single_cell, sheet.index, population)
             counts, cells, table_symbols = bulk.counts, bulk.cells, bulk.symbols
             if table_symbols is not None:
                 log.info("cells file '%s': gene symbols from its var table", spec.counts)
@@ -137,6 +148,8 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
             "min_cells": spec.single_cell.min_cells,
             "n_cells": cells.reindex(adata.obs_names).to_numpy(),
         }
+        if population is not None:
+            adata.uns["single_cell"]["population"] = population
     return adata
 
 

@@ -40,6 +40,9 @@ class SingleCellSpec:
     layer: str | None = None
     sample_column: str = "sample"
     min_cells: int = 20
+    # obs column of each cell's population: one analysis per population besides the
+    # analysis of all cells (msc_response.inputs.populations)
+    group_by: str | None = None
 
     @classmethod
     def from_config(cls, block: dict | None) -> "SingleCellSpec | None":
@@ -49,6 +52,7 @@ class SingleCellSpec:
             layer=block.get("layer") or None,
             sample_column=block.get("sample_column", "sample"),
             min_cells=int(block.get("min_cells", 20)),
+            group_by=block.get("group_by") or None,
         )
 
 
@@ -62,8 +66,11 @@ class Pseudobulk:
     symbols: pd.Series | None
 
 
-def pseudobulk(path: str | Path, spec: SingleCellSpec, samples: pd.Index) -> Pseudobulk:
-    """Sum the cells of `path` per sample of the sheet (`samples`, its index).
+def pseudobulk(
+    path: str | Path, spec: SingleCellSpec, samples: pd.Index, population: str | None = None
+) -> Pseudobulk:
+    """Sum the cells of `path` per sample of the sheet (`samples`, its index); with
+    `population`, only the cells whose `spec.group_by` column holds it.
 
     Stops with an `InputError` on a file that is not AnnData, a missing layer or obs
     column, values that are not raw counts, cells of samples the sheet lacks (unless
@@ -84,6 +91,9 @@ def pseudobulk(path: str | Path, spec: SingleCellSpec, samples: pd.Index) -> Pse
         _check_anndata(handle, path)
         obs, var = _read_frames(handle, path)
         labels = _sample_labels(obs, spec, path, samples)
+        if population is not None:
+            # cells of other populations are left out as cells of unlisted samples are
+            labels = labels.where(obs[spec.group_by].astype(str).to_numpy() == population)
         matrix = _matrix_element(handle, spec, path)
         shape = _shape(matrix)
         if shape != (len(obs), len(var)):
@@ -98,9 +108,10 @@ def pseudobulk(path: str | Path, spec: SingleCellSpec, samples: pd.Index) -> Pse
     cells.name = "n_cells"
     few = cells[cells < spec.min_cells]
     if len(few):
+        where = f" of population '{population}'" if population is not None else ""
         raise InputError(
             f"Counts file '{path}': sample(s) {listing(few.index)} have fewer than "
-            f"single_cell.min_cells = {spec.min_cells} cells "
+            f"single_cell.min_cells = {spec.min_cells} cells{where} "
             f"({', '.join(f'{s}: {n}' for s, n in few.items())}). Their pseudobulk profile "
             f"would rest on too few cells: remove them from the sample sheet, or lower "
             f"'single_cell: min_cells' if you accept that."
@@ -108,8 +119,9 @@ def pseudobulk(path: str | Path, spec: SingleCellSpec, samples: pd.Index) -> Pse
     gene_ids = pd.Index(var.index.astype(str), name="gene_id")
     counts = pd.DataFrame(sums.T, index=gene_ids, columns=pd.Index(samples, name=None))
     log.info(
-        "summed %d cells of %d samples over %d genes (%s; %d to %d cells per sample)",
-        int(cells.sum()), len(samples), len(gene_ids), _where(spec),
+        "summed %d cells%s of %d samples over %d genes (%s; %d to %d cells per sample)",
+        int(cells.sum()), f" of population '{population}'" if population is not None else "",
+        len(samples), len(gene_ids), _where(spec),
         int(cells.min()), int(cells.max()),
     )
     return Pseudobulk(counts=counts, cells=cells, symbols=_symbols(var, gene_ids))

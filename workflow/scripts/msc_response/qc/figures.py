@@ -215,3 +215,34 @@ def sample_distance_heatmap(
     save(grid.figure, path)
 
 
+
+
+def composition_bars(share: pd.DataFrame, groups: pd.Series, variable: str, path) -> None:
+    """Stacked bars of each population's share of every sample's cells, the samples
+    grouped by `groups` (their level of `variable`, e.g. response), so a population
+    that one group lacks is seen at a glance (rule composition)."""
+    order = groups.astype(str).sort_values(kind="stable").index
+    share = share.loc[order]
+    colours = sns.color_palette("tab10" if share.shape[1] <= 10 else "husl", share.shape[1])
+    fig, ax = plt.subplots(figsize=(max(5, per_sample_inches(len(share), 0.35) + 3), 4.2))
+    x = np.arange(len(share))
+    bottom = np.zeros(len(share))
+    for colour, population in zip(colours, share.columns):
+        values = share[population].to_numpy(dtype=float)
+        ax.bar(x, values, bottom=bottom, color=colour, width=0.85, label=str(population))
+        bottom += values
+    ax.set_xticks(x, [str(s) for s in share.index], rotation=90, fontsize=7)
+    ax.set_ylabel("share of the sample's cells")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(-0.6, len(share) - 0.4)
+    # the groups' names above their samples, and a line between groups
+    levels = groups.loc[order].astype(str).to_numpy()
+    for level in dict.fromkeys(levels):
+        where = np.flatnonzero(levels == level)
+        ax.text(where.mean(), 1.02, f"{variable}: {level}", ha="center", va="bottom", fontsize=8)
+        if where[0] > 0:
+            ax.axvline(where[0] - 0.5, color="black", linewidth=1)
+    ax.set_title("Cell populations per sample", pad=18)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
+              title="population", reverse=True)
+    save(fig, path)

@@ -19,6 +19,7 @@ from msc_response.report.files import NOT_RUN, ResultFiles, Stages, runs
 from msc_response.report.jinja import environment
 from msc_response.report.markers import kind_markers_section, markers_section
 from msc_response.report.methods import methods_section, read_provenance
+from msc_response.report.populations import populations_section
 from msc_response.report.power import power_section
 from msc_response.report.reading import (
     DESIGN_AUDIT_REQUIRED,
@@ -42,6 +43,60 @@ class ReportSettings:
         return cls(**{k: section[k] for k in ("title", "top_genes", "top_terms") if k in section})
 
 
+def contrast_entry(
+    files: ResultFiles,
+    name: str,
+    spec: dict,
+    config: dict,
+    settings: ReportSettings,
+    stages: Stages,
+    sheet: pd.DataFrame,
+    cohort: bool = True,
+) -> dict:
+    """One contrast's section: DE, enrichment, markers, signature (and, for the whole
+    cohort, not a population of it, the R cross-check and power)."""
+    contrast = shown_contrast(spec, config.get("design", ""))
+    collections = list(stages.collections)
+    enrichment = stages.runs(name, "enrichment")
+    return {
+        "name": name,
+        "id": f"contrast-{slug(name)}",
+        "title": f"Contrast: {contrast_label(contrast)}",
+        "label": contrast_label(contrast),
+        "kind": contrast["kind"],
+        "meaning": contrast["meaning"],
+        "variable": contrast["variable"],
+        "test": format_text(contrast["test"]),
+        "reference": format_text(contrast["reference"]),
+        "de": de_section(
+            files, name, contrast, config, settings.top_genes,
+            cohort and stages.runs(name, "crosscheck"),
+        ),
+        "enrichment": [
+            enrichment_section(files, name, collection, contrast, config, settings.top_terms)
+            for collection in collections
+        ] if enrichment else [],
+        "markers": markers_section(
+            files, name, contrast, config, settings.top_genes, stages.runs(name, "signature"),
+        ) if stages.runs(name, "markers") else None,
+        "kind_markers": kind_markers_section(
+            files, name, contrast, config, settings.top_genes
+        ) if stages.runs(name, "kind_markers") else None,
+        # why a stage did not run for this kind of contrast
+        "not_run": {
+            stage: NOT_RUN[stage]
+            for stage in ("enrichment", "markers", "signature")
+            if not runs(contrast["kind"], stage)
+            and (stage != "enrichment" or collections)
+        },
+        "power": (
+            power_section(files, name, contrast, sheet, config)
+            if cohort and name in stages.power
+            else None
+        ),
+    }
+
+
 def build_context(
     files: ResultFiles,
     sheet: pd.DataFrame,
@@ -58,51 +113,10 @@ def build_context(
     audit = read_tsv(files.design_audit, DESIGN_AUDIT_REQUIRED, "design audit")
     cohort = cohort_section(sheet, audit, Path(files.design_audit).read_bytes(), config)
     qc = qc_section(files, sheet, categorical_design_variables(audit), config)
-    sections = []
-    for name, spec in contrasts.items():
-        contrast = shown_contrast(spec, config.get("design", ""))
-        enrichment = stages.runs(name, "enrichment")
-        sections.append(
-            {
-                "name": name,
-                "id": f"contrast-{slug(name)}",
-                "label": contrast_label(contrast),
-                "kind": contrast["kind"],
-                "meaning": contrast["meaning"],
-                "variable": contrast["variable"],
-                "test": format_text(contrast["test"]),
-                "reference": format_text(contrast["reference"]),
-                "de": de_section(
-                    files, name, contrast, config, settings.top_genes,
-                    stages.runs(name, "crosscheck"),
-                ),
-                "enrichment": [
-                    enrichment_section(
-                        files, name, collection, contrast, config, settings.top_terms
-                    )
-                    for collection in collections
-                ] if enrichment else [],
-                "markers": markers_section(
-                    files, name, contrast, config, settings.top_genes,
-                    stages.runs(name, "signature"),
-                ) if stages.runs(name, "markers") else None,
-                "kind_markers": kind_markers_section(
-                    files, name, contrast, config, settings.top_genes
-                ) if stages.runs(name, "kind_markers") else None,
-                # why a stage did not run for this kind of contrast
-                "not_run": {
-                    stage: NOT_RUN[stage]
-                    for stage in ("enrichment", "markers", "signature")
-                    if not runs(contrast["kind"], stage)
-                    and (stage != "enrichment" or collections)
-                },
-                "power": (
-                    power_section(files, name, contrast, sheet, config)
-                    if name in stages.power
-                    else None
-                ),
-            }
-        )
+    sections = [
+        contrast_entry(files, name, spec, config, settings, stages, sheet)
+        for name, spec in contrasts.items()
+    ]
     provenance = read_provenance(files.provenance)
     facts = {
         "n_samples": len(sheet),
@@ -137,6 +151,11 @@ def build_context(
             else None
         ),
         "collections": collections,
+        "populations": (
+            populations_section(files, sheet, config, stages, settings, contrast_entry)
+            if stages.populations
+            else None
+        ),
         "methods": methods_section(provenance, config, facts, env),
         "settings": settings,
     }

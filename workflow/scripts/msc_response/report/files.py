@@ -49,9 +49,15 @@ class Stages:
     crosscheck: bool = False
     power: tuple[str, ...] = ()
     kinds: tuple = ()  # (contrast, kind) pairs; a contrast not listed is 'wald'
+    # single_cell.group_by: (name, folder, contrasts) of each analysed population
+    populations: tuple = ()
 
     def __post_init__(self):
         object.__setattr__(self, "collections", tuple(self.collections))
+        object.__setattr__(
+            self, "populations",
+            tuple((str(n), str(f), tuple(c)) for n, f, c in self.populations),
+        )
         object.__setattr__(self, "power", tuple(self.power))
         kinds = self.kinds.items() if isinstance(self.kinds, dict) else self.kinds
         object.__setattr__(self, "kinds", tuple((str(n), str(k)) for n, k in kinds))
@@ -171,25 +177,51 @@ class ResultFiles:
         if any(stages.runs(c, "enrichment") for c in contrasts):
             paths.append(self.enrichment_summary)
         for contrast in contrasts:
-            paths += self.de(contrast).values()
-            if stages.runs(contrast, "crosscheck"):
-                paths.append(self.crosscheck(contrast))
-            if stages.runs(contrast, "enrichment"):
-                for collection in stages.collections:
-                    paths += [
-                        path
-                        for key, path in self.enrichment(contrast, collection).items()
-                        # an LRT has no direction: no GSEA, so no GSEA figures
-                        if stages.kind(contrast) != "lrt" or key not in GSEA_FIGURES
-                    ]
-            if stages.runs(contrast, "markers"):
-                paths += [
-                    path
-                    for name, path in self.markers(contrast).items()
-                    if stages.runs(contrast, "signature") or name not in SIGNATURE_FILES
-                ]
-            if stages.runs(contrast, "kind_markers"):
-                paths += self.kind_markers(contrast).values()
+            paths += self.contrast_files(contrast, stages)
             if contrast in stages.power:
                 paths += self.power(contrast).values()
+        if stages.populations:
+            paths += self.composition().values()
+            for _, folder, analysed in stages.populations:
+                population = self.population(folder)
+                for contrast in analysed:
+                    paths += population.contrast_files(contrast, stages, crosscheck=False)
         return paths
+
+    def contrast_files(self, contrast: str, stages: Stages, crosscheck: bool = True) -> list[str]:
+        """A contrast's DE, R cross-check, enrichment and marker files (a population's
+        contrast has them all but the cross-check)."""
+        paths = list(self.de(contrast).values())
+        if crosscheck and stages.runs(contrast, "crosscheck"):
+            paths.append(self.crosscheck(contrast))
+        if stages.runs(contrast, "enrichment"):
+            for collection in stages.collections:
+                paths += [
+                    path
+                    for key, path in self.enrichment(contrast, collection).items()
+                    # an LRT has no direction: no GSEA, so no GSEA figures
+                    if stages.kind(contrast) != "lrt" or key not in GSEA_FIGURES
+                ]
+        if stages.runs(contrast, "markers"):
+            paths += [
+                path
+                for name, path in self.markers(contrast).items()
+                if stages.runs(contrast, "signature") or name not in SIGNATURE_FILES
+            ]
+        if stages.runs(contrast, "kind_markers"):
+            paths += self.kind_markers(contrast).values()
+        return paths
+
+    def population(self, folder: str) -> "ResultFiles":
+        """The result tree of one population of single_cell.group_by."""
+        return ResultFiles(self._path("populations", folder))
+
+    def composition(self) -> dict[str, str]:
+        """The tables and figure of the cell populations (rules population_table and
+        composition)."""
+        return {
+            "populations": self._path("qc", "populations.tsv"),
+            "cells": self._path("qc", "population_cells.tsv"),
+            "table": self._path("qc", "composition.tsv"),
+            "figure": self._path("qc", "composition.png"),
+        }

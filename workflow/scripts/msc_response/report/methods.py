@@ -159,6 +159,7 @@ def methods_section(provenance: dict, config: dict, facts: dict, env: jinja2.Env
         "citations": [
             text
             for key, text in CITATIONS.items()
-            if key != "tximport" or config.get("quantifications")
+            if (key != "tximport" or config.get("quantifications"))
+            and (key != "propeller" or (config.get("single_cell") or {}).get("group_by"))
         ],
     }
