@@ -54,7 +54,7 @@ rule composition:
         sample_column=(config.get("single_cell") or {}).get("sample_column", "sample"),
         min_cells=(config.get("single_cell") or {}).get("min_cells", 20),
         design=config["design"],
-        contrasts=config["contrasts"],
+        contrasts={name: canonical(spec) for name, spec in config["contrasts"].items()},
         categorical=config["categorical_variables"],
     script:
         "../scripts/composition.py"
