@@ -235,6 +235,48 @@ class DeseqDataSetR(DeseqDataSet):
         self.var["_genewise_converged"] = pd.array([pd.NA] * self.n_vars, dtype="boolean")
         self.var.loc[self.var["non_zero"], "_genewise_converged"] = conv
 
+    def fit_MAP_dispersions(self) -> None:
+        """MAP dispersions where R's search ends (``estimateDispersionsMAP``).
+
+        R runs ``fitDisp`` with the prior (mean: the trend, variance: the prior
+        variance) from the gene-wise estimate, or from the trend where the gene-wise
+        estimate is below a tenth of it, and takes a grid search for genes whose
+        search ran out of iterations. PyDESeq2's L-BFGS-B answer is R's to its
+        tolerance, but where it fails PyDESeq2 falls back to a grid without prior.
+        """
+        from msc_response.de.engine.dispersion import r_fit_disp, r_fit_disp_grid
+
+        super().fit_MAP_dispersions()
+        nz = self.var["non_zero"].to_numpy()
+        gene = self.var["genewise_dispersions"].to_numpy(dtype=float)[nz]
+        trend = self.var["fitted_dispersions"].to_numpy(dtype=float)[nz]
+        start = np.where(gene > 0.1 * trend, gene, trend)
+        start = np.where(np.isfinite(start), start, trend)
+        counts = self.X[:, self.non_zero_idx]
+        mu = self.layers["_mu_hat"][:, self.non_zero_idx]
+        X = self.obsm["design_matrix"].values
+        prior_var = float(self.uns["prior_disp_var"])
+        maxit = 100
+        log_alpha, iters, _, _ = r_fit_disp(
+            counts, mu, X, np.log(start), math.log(self.min_disp / 10), maxit=maxit,
+            prior_mean=np.log(trend), prior_var=prior_var,
+        )
+        out = np.exp(log_alpha)
+        grid = ~(iters < maxit)
+        if grid.any():
+            out[grid] = np.exp(r_fit_disp_grid(
+                counts[:, grid], mu[:, grid], X, counts.shape[0],
+                prior_mean=np.log(trend[grid]), prior_var=prior_var,
+            ))
+        out = np.clip(out, self.min_disp, self.max_disp)
+        fine = np.isfinite(out)
+        rows = np.flatnonzero(nz)[fine]
+        self.var.iloc[rows, self.var.columns.get_loc("MAP_dispersions")] = out[fine]
+        self.var.iloc[rows, self.var.columns.get_loc("_MAP_converged")] = ~grid[fine]
+        self.var["dispersions"] = self.var["MAP_dispersions"].copy()
+        outliers = self.var["_outlier_genes"].to_numpy(dtype=bool)
+        self.var.loc[outliers, "dispersions"] = self.var.loc[outliers, "genewise_dispersions"]
+
     def _r_search_outcome(self, counts, mu, design_matrix, alpha_init):
         """Gene-wise dispersions as R's own search ends (``estimateDispersionsGeneEst``).
 

@@ -626,7 +626,7 @@ def r_dispersion_dlog_posterior(counts, mu, design_matrix, alpha, cr_reg=True):
 
 
 def r_fit_disp(counts, mu, design_matrix, log_alpha, min_log_alpha, kappa_0=1.0,
-               tol=1e-6, maxit=100):
+               tol=1e-6, maxit=100, prior_mean=None, prior_var=None):
     """R DESeq2's gene-wise dispersion search (C++ ``fitDisp``, no prior), genes in
     lockstep: gradient ascent on log(alpha) with an Armijo backtracking step that
     starts at ``kappa_0``, grows by 1.1 after an accepted step and halves every fifth
@@ -634,20 +634,29 @@ def r_fit_disp(counts, mu, design_matrix, log_alpha, min_log_alpha, kappa_0=1.0,
 
     Its answer depends on where it starts: from a start near the 1e-8 floor the
     gradient in log(alpha) is tiny, so R stops there where an optimiser such as
-    L-BFGS-B moves on. Returns (log alpha, iterations, initial and last log
-    posterior), as R's ``log_alpha``, ``iter``, ``initial_lp`` and ``last_lp``.
+    L-BFGS-B moves on. With ``prior_mean`` (log alpha, per gene) and ``prior_var``
+    the log posterior has R's normal prior on log(alpha) (the MAP step).
+    Returns (log alpha, iterations, initial and last log posterior), as R's
+    ``log_alpha``, ``iter``, ``initial_lp`` and ``last_lp``.
     """
     Y = np.asarray(counts, dtype=float)
     MU = np.asarray(mu, dtype=float)
     a = np.asarray(log_alpha, dtype=float).copy()
     G = a.size
+    m = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
 
     def lp_of(cols, values):
-        return r_dispersion_log_posterior(Y[:, cols], MU[:, cols], design_matrix, np.exp(values))
+        lp = r_dispersion_log_posterior(Y[:, cols], MU[:, cols], design_matrix, np.exp(values))
+        if m is not None:
+            lp = lp - 0.5 * (values - m[cols]) ** 2 / prior_var
+        return lp
 
     def dlp_of(cols, values):
-        return r_dispersion_dlog_posterior(Y[:, cols], MU[:, cols], design_matrix,
-                                           np.exp(values))
+        dlp = r_dispersion_dlog_posterior(Y[:, cols], MU[:, cols], design_matrix,
+                                          np.exp(values))
+        if m is not None:
+            dlp = dlp - (values - m[cols]) / prior_var
+        return dlp
 
     everyone = np.arange(G)
     lp = lp_of(everyone, a)
@@ -696,7 +705,8 @@ def r_fit_disp(counts, mu, design_matrix, log_alpha, min_log_alpha, kappa_0=1.0,
     return a, iters, initial_lp, lp
 
 
-def r_fit_disp_grid(counts, mu, design_matrix, n_samples: int, n_grid: int = 20):
+def r_fit_disp_grid(counts, mu, design_matrix, n_samples: int, n_grid: int = 20,
+                    prior_mean=None, prior_var=None):
     """R DESeq2's grid fall-back for gene-wise dispersions (``fitDispGridWrapper``,
     no prior): the best of ``n_grid`` log(alpha) values from log(1e-8) to
     log(max(10, n_samples)), then the best of ``n_grid`` values within one grid step
@@ -706,10 +716,14 @@ def r_fit_disp_grid(counts, mu, design_matrix, n_samples: int, n_grid: int = 20)
     grid = np.linspace(math.log(1e-8), math.log(max(10.0, n_samples)), n_grid)
     delta = grid[1] - grid[0]
 
+    def score(row):
+        lp = r_dispersion_log_posterior(Y, MU, design_matrix, np.exp(row))
+        if prior_mean is not None:
+            lp = lp - 0.5 * (row - prior_mean) ** 2 / prior_var
+        return lp
+
     def best(points):  # points: (n_grid, genes); first maximum, as Armadillo's index_max
-        scores = np.stack([
-            r_dispersion_log_posterior(Y, MU, design_matrix, np.exp(row)) for row in points
-        ])
+        scores = np.stack([score(row) for row in points])
         scores = np.where(np.isnan(scores), -np.inf, scores)
         return points[np.argmax(scores, axis=0), np.arange(points.shape[1])]
 
