@@ -287,3 +287,30 @@ def test_shipped_pc1_separates_sources_not_response(shipped):
     assert explained("source") >= 0.9
     assert explained("response") <= 0.3
     assert 0.25 <= s[0] ** 2 / (s**2).sum() <= 0.7
+
+
+def test_recovery_scores_each_kind_against_its_truth(small):
+    """example.recovery: which planted effect each contrast kind is scored against, and
+    recall / false discovery proportion of a table's calls."""
+    from msc_response.example.recovery import planted, recovery
+
+    truth = small.truth.set_index("gene")
+    design = "~ batch + sex + age + abi_change + source * response"
+    reduced = "~ batch + sex + age + abi_change + response"
+    lrt = planted(small.truth, {"test": "LRT", "reduced": reduced}, design)
+    source = (truth["source_log2fc_adipose"] != 0) | (truth["source_log2fc_wharton_jelly"] != 0)
+    assert lrt.equals(source.rename("planted"))
+    within = {"variable": "response", "test": "responder", "reference": "non_responder",
+              "within": {"source": "bone_marrow"}}
+    response = (truth["true_log2fc"] != 0).rename("planted")
+    assert planted(small.truth, within, design).equals(response)
+    abi = planted(small.truth, {"variable": "abi_change"}, design)
+    assert abi.equals((truth["abi_change_log2fc_per_unit"] != 0).rename("planted"))
+    assert not planted(small.truth, {"variable": "age"}, design).any()
+    with pytest.raises(KeyError, match="donor"):
+        planted(small.truth, {"variable": "donor"}, design)
+    genes = list(abi.index[abi][:8]) + list(abi.index[~abi][:2])
+    table = pd.DataFrame({"gene_id": genes + ["x"], "padj": [0.01] * 10 + [0.5]})
+    found = recovery(table, abi)
+    assert found == {"called": 10, "planted": int(abi.sum()), "true_positives": 8,
+                     "recall": 8 / abi.sum(), "fdp": 0.2}

@@ -48,7 +48,8 @@ def planted(truth: pd.DataFrame, contrast: Mapping, design: str) -> pd.Series:
         raise KeyError(f"the example cohort's truth has no effect column for {unknown}")
     table = truth.set_index("gene") if "gene" in truth.columns else truth
     columns = [c for v in variables for c in EFFECT_COLUMNS[v]]
-    effect = table[columns].apply(pd.to_numeric).to_numpy() if columns else np.zeros((len(table), 0))
+    effect = (table[columns].apply(pd.to_numeric).to_numpy() if columns
+              else np.zeros((len(table), 0)))
     return pd.Series((effect != 0).any(axis=1), index=table.index, name="planted")
 
 
