@@ -639,8 +639,10 @@ def r_fit_disp(counts, mu, design_matrix, log_alpha, min_log_alpha, kappa_0=1.0,
     Returns (log alpha, iterations, initial and last log posterior), as R's
     ``log_alpha``, ``iter``, ``initial_lp`` and ``last_lp``.
     """
-    Y = np.asarray(counts, dtype=float)
-    MU = np.asarray(mu, dtype=float)
+    # genes are columns: Fortran order makes each iteration's gather of the active
+    # genes a copy of contiguous blocks
+    Y = np.asfortranarray(counts, dtype=float)
+    MU = np.asfortranarray(mu, dtype=float)
     a = np.asarray(log_alpha, dtype=float).copy()
     G = a.size
     m = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
