@@ -129,6 +129,9 @@ def test_later_stages_per_kind(kinds_run):
     assert "A likelihood-ratio test of the design" in html
     assert "Over-representation among the significant genes" in html
     assert "log2 fold changes are per unit of abi_change" in html
+    # the gene tables say what their columns are for each kind
+    assert ">LR stat<" in html and ">log2 FC (last coef.)<" in html
+    assert ">log2 FC per unit<" in html
     assert "runs for two-level contrasts only" in html
 
 
