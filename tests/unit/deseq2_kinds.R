@@ -26,15 +26,18 @@ for (v in colnames(coldata)) {
 }
 coldata <- coldata[colnames(counts), , drop = FALSE]
 dds <- DESeqDataSetFromMatrix(counts, coldata, design = as.formula(params$design))
+# results()'s alpha (default 0.1) also sets the independent-filtering threshold: use
+# the workflow's 0.05 (DESettings.alpha), or R filters at another baseMean
+alpha <- 0.05
 if (params$mode == "lrt") {
   dds <- DESeq(dds, test = "LRT", reduced = as.formula(params$reduced), quiet = TRUE)
-  res <- results(dds)
+  res <- results(dds, alpha = alpha)
 } else {
   dds <- DESeq(dds, quiet = TRUE)
   if (params$mode == "name") {
-    res <- results(dds, name = params$name)
+    res <- results(dds, name = params$name, alpha = alpha)
   } else {
-    res <- results(dds, contrast = list(strsplit(params$terms, ",")[[1]]))
+    res <- results(dds, contrast = list(strsplit(params$terms, ",")[[1]]), alpha = alpha)
   }
 }
 out <- data.frame(gene_id = rownames(res), baseMean = res$baseMean,

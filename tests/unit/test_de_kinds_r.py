@@ -9,12 +9,22 @@
 - continuous: simulated `~ batch + x` (R: `results(name = "x")`);
 - paired donors: simulated `~ donor + treatment`.
 
-Figures measured (noisy machine, December 2026): LRT pasilla stat Spearman 0.9986,
-padj < 0.05 Jaccard 0.977 (909 vs 910 genes); simulated LRT, continuous: 1.0000;
-paired 0.989; pasilla within single_read 0.989, paired_end 0.970. The pasilla
-designs leave 3-4 residual df, where R and PyDESeq2's dispersion estimates differ
-(shared/README section 3): the differences come from the dispersions, not from the
-tests (the first test pins the LRT itself to R given R's dispersions).
+Figures measured (December 2026): padj < 0.05 Jaccard 1.000 in every case (pasilla
+LRT 903 genes, within single_read 350, paired_end 452; simulated LRT 170, continuous
+132, paired 87); LRT statistic Spearman 0.99999993 on pasilla. Before two fixes they
+were 0.977 (LRT), 0.989 / 0.970 (within) and 0.989 (paired):
+
+- the R script called ``results()`` with its default alpha 0.1, which also sets the
+  independent-filtering threshold, against our 0.05: R filtered at another baseMean
+  quantile (pasilla LRT: 10.0 instead of 6.2; 385 genes apart);
+- gene-wise dispersions: R's own search (``fitDisp``, gradient ascent on log alpha)
+  stops at once from a start near the 1e-8 floor, where PyDESeq2's L-BFGS-B moves on
+  to the optimum (~4% of pasilla's genes with 7 samples). R's estimates moved the
+  trend, the prior variance and, through the p-values, the filter threshold by one
+  quantile. ``r_compat.DeseqDataSetR`` now ends where R's search ends.
+
+Thresholds keep a little room (0.99 for the Jaccard index, the issue's target) for
+genes at the padj 0.05 edge: the MAP dispersions are still L-BFGS-B's (R's to ~1e-4).
 """
 
 import numpy as np
@@ -174,11 +184,11 @@ def test_lrt_statistic_is_r_given_r_dispersions(cases, pasilla_lrt):
 def test_lrt_on_pasilla(pasilla_lrt):
     table, r = pasilla_lrt
     found = figures(table, r)
-    assert found["stat_spearman"] >= 0.998, found
-    assert found["pvalue_spearman"] >= 0.998, found
+    assert found["stat_spearman"] >= 0.9999, found
+    assert found["pvalue_spearman"] >= 0.9999, found
     # the log2FoldChange column is the last coefficient's (condition), as R's
     assert found["lfc_pearson"] >= 0.9999, found
-    assert found["jaccard"] >= 0.97 and found["called"] > 800, found
+    assert found["jaccard"] >= 0.99 and found["called"] > 800, found
     assert set(table["status"]) <= {"tested", "independent_filtering", "cooks_outlier", "low_counts"}
 
 
@@ -194,15 +204,15 @@ def test_lrt_three_level_factor_simulated(cases):
     assert affected.loc[called].mean() > 0.9  # planted source effects are what it finds
 
 
-@pytest.mark.parametrize("level, min_jaccard", [("single_read", 0.98), ("paired_end", 0.96)])
-def test_within_level_of_an_interaction_on_pasilla(cases, level, min_jaccard):
+@pytest.mark.parametrize("level", ["single_read", "paired_end"])
+def test_within_level_of_an_interaction_on_pasilla(cases, level):
     data, r = cases
     counts, sheet, _ = data["pasilla_interaction"]
     spec = {"variable": "condition", "test": "treated", "reference": "untreated",
             "within": {"type": level}}
     found = figures(ours(counts, sheet, PASILLA_INTERACTION, spec), r[f"within_{level}"])
-    assert found["lfc_pearson"] >= 0.9999 and found["stat_spearman"] >= 0.999, found
-    assert found["jaccard"] >= min_jaccard, found
+    assert found["lfc_pearson"] >= 0.9999 and found["stat_spearman"] >= 0.9999, found
+    assert found["jaccard"] >= 0.99, found
 
 
 def test_continuous_variable_simulated(cases):
@@ -221,4 +231,4 @@ def test_paired_donors_simulated(cases):
     spec = {"variable": "treatment", "test": "ifng", "reference": "ctrl"}
     found = figures(ours(counts, sheet, "~ donor + treatment", spec), r["paired"])
     assert found["lfc_pearson"] >= 0.9999 and found["stat_spearman"] >= 0.9999, found
-    assert found["jaccard"] >= 0.98, found
+    assert found["jaccard"] >= 0.99, found

@@ -26,7 +26,8 @@ def test_shapes_and_columns(small):
     assert c.counts.index.str.startswith("ENSG").all()
     assert (c.counts.to_numpy() >= 0).all()
     assert np.issubdtype(c.counts.to_numpy().dtype, np.integer)
-    assert list(c.samples.columns) == ["sample", "response", "source", "sex", "age", "batch"]
+    assert list(c.samples.columns) == ["sample", "response", "source", "sex", "age", "batch",
+                                       "abi_change"]
     assert list(c.counts.columns) == c.samples["sample"].tolist()
     assert set(c.samples["response"]) == {"responder", "non_responder"}
     assert set(c.samples["source"]) <= set(biology.SOURCES)
@@ -36,6 +37,31 @@ def test_shapes_and_columns(small):
     assert c.truth["gene"].tolist() == c.counts.index.tolist()
     assert {"gene", "symbol", "true_log2fc", "category"} <= set(c.truth.columns)
     assert set(c.truth["category"]) <= set(biology.CATEGORIES)
+
+
+def test_continuous_endpoint_leaves_the_counts_and_follows_its_genes(small):
+    """abi_change reuses donor factor 1 (cohort._outcome): the counts are those of a
+    cohort without it, it is balanced over source x response, and the genes with a
+    planted per-unit effect follow it by that much."""
+    plain = sim.simulate_cohort(n_genes=2000, n_samples=24, seed=11, outcome_factor=None)
+    pd.testing.assert_frame_equal(small.counts, plain.counts)
+    pd.testing.assert_frame_equal(small.samples.drop(columns="abi_change"),
+                                  plain.samples.drop(columns="abi_change"))
+    assert (plain.truth["abi_change_log2fc_per_unit"] == 0).all()
+    x = small.samples["abi_change"].to_numpy()
+    cells = small.samples.groupby(["source", "response"])["abi_change"]
+    assert (cells.size() > 1).all() and np.allclose(cells.mean(), x.mean(), atol=0.006)
+    effect = small.truth["abi_change_log2fc_per_unit"].to_numpy()
+    assert 0.1 < (effect != 0).mean() < 0.3
+    # per-gene least-squares slope of log2 normalised expression on abi_change
+    expressed = (small.counts.mean(axis=1) > 100).to_numpy()
+    y = np.log2(small.counts.to_numpy()[expressed] / small.size_factors.to_numpy() + 1)
+    xc = x - x.mean()
+    slope = (y - y.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
+    truth = effect[expressed]
+    assert np.corrcoef(slope, truth)[0, 1] > 0.6
+    strong = np.abs(truth) >= 3
+    assert np.median(slope[strong] / truth[strong]) == pytest.approx(1, abs=0.25)
 
 
 def test_responder_fraction_default_41():
@@ -146,7 +172,8 @@ def test_custom_pathway_hook():
 # ----------------------------------------------------------------- shipped files
 def test_shipped_cohort_files():
     samples = pd.read_csv(EXAMPLE / "samples.tsv", sep="\t")
-    assert list(samples.columns) == ["sample", "response", "source", "sex", "age", "batch"]
+    assert list(samples.columns) == ["sample", "response", "source", "sex", "age", "batch",
+                                     "abi_change"]
     assert len(samples) == 41
     assert (samples["response"] == "responder").sum() == 30
     counts = pd.read_csv(EXAMPLE / "counts.tsv.gz", sep="\t", index_col=0, nrows=5)
@@ -260,3 +287,30 @@ def test_shipped_pc1_separates_sources_not_response(shipped):
     assert explained("source") >= 0.9
     assert explained("response") <= 0.3
     assert 0.25 <= s[0] ** 2 / (s**2).sum() <= 0.7
+
+
+def test_recovery_scores_each_kind_against_its_truth(small):
+    """example.recovery: which planted effect each contrast kind is scored against, and
+    recall / false discovery proportion of a table's calls."""
+    from msc_response.example.recovery import planted, recovery
+
+    truth = small.truth.set_index("gene")
+    design = "~ batch + sex + age + abi_change + source * response"
+    reduced = "~ batch + sex + age + abi_change + response"
+    lrt = planted(small.truth, {"test": "LRT", "reduced": reduced}, design)
+    source = (truth["source_log2fc_adipose"] != 0) | (truth["source_log2fc_wharton_jelly"] != 0)
+    assert lrt.equals(source.rename("planted"))
+    within = {"variable": "response", "test": "responder", "reference": "non_responder",
+              "within": {"source": "bone_marrow"}}
+    response = (truth["true_log2fc"] != 0).rename("planted")
+    assert planted(small.truth, within, design).equals(response)
+    abi = planted(small.truth, {"variable": "abi_change"}, design)
+    assert abi.equals((truth["abi_change_log2fc_per_unit"] != 0).rename("planted"))
+    assert not planted(small.truth, {"variable": "age"}, design).any()
+    with pytest.raises(KeyError, match="donor"):
+        planted(small.truth, {"variable": "donor"}, design)
+    genes = list(abi.index[abi][:8]) + list(abi.index[~abi][:2])
+    table = pd.DataFrame({"gene_id": genes + ["x"], "padj": [0.01] * 10 + [0.5]})
+    found = recovery(table, abi)
+    assert found == {"called": 10, "planted": int(abi.sum()), "true_positives": 8,
+                     "recall": 8 / abi.sum(), "fdp": 0.2}

@@ -70,3 +70,34 @@ def test_simulated_prior_var_deterministic_and_sensible():
 # The prior-variance rule (R's simulation at <= 3 residual df), the trend's genes and
 # coefficients, and the independent filter's threshold are compared with R DESeq2's
 # own output in test_r_rules.py (needs R).
+
+
+# R: DESeq2:::fitDispWrapper(y, x, mu, log(start), ..., min_log_alpha = log(1e-9),
+# kappa_0 = 1, tol = 1e-6, maxit = 100, useCR = TRUE), usePrior FALSE, then TRUE with
+# prior mean log(0.1), variance 0.5 (three genes, two groups of four samples)
+FIT_DISP_Y = np.array([[95, 110, 88, 130, 70, 120, 105, 90], [5, 30, 2, 60, 1, 45, 20, 9],
+                       [200, 260, 150, 320, 90, 280, 210, 170]], dtype=float)
+FIT_DISP_R = {0.05: [0.0303785728011863, 1.4326942519684642, 0.1475424995472530]}
+FIT_DISP_R_PRIOR = [0.058576341014519, 0.646710147569572, 0.126869660190891]
+
+
+def test_r_fit_disp_is_r_s_search():
+    """R's dispersion search (engine.dispersion.r_fit_disp) to 1e-9, with and without
+    prior; from the 1e-8 floor it stays there (R: 1.0000003e-08, 1.0000170e-08 and
+    1.0001703e-08) although the likelihood is far higher at 0.03-1.4, which is what
+    r_compat reproduces and an optimiser does not."""
+    from msc_response.de.engine.dispersion import r_fit_disp
+
+    X = np.column_stack([np.ones(8), np.repeat([0.0, 1.0], 4)])
+    mu = np.repeat(np.column_stack([FIT_DISP_Y[:, :4].mean(1), FIT_DISP_Y[:, 4:].mean(1)]),
+                   4, axis=1)
+    args = (FIT_DISP_Y.T, mu.T, X)
+    a, iters, _, _ = r_fit_disp(*args, np.full(3, np.log(0.05)), np.log(1e-9))
+    np.testing.assert_allclose(np.exp(a), FIT_DISP_R[0.05], rtol=1e-9)
+    assert iters.tolist() == [8, 9, 9]
+    a, _, _, _ = r_fit_disp(*args, np.full(3, np.log(0.05)), np.log(1e-9),
+                            prior_mean=np.full(3, np.log(0.1)), prior_var=0.5)
+    np.testing.assert_allclose(np.exp(a), FIT_DISP_R_PRIOR, rtol=1e-9)
+    a, _, lp0, lp1 = r_fit_disp(*args, np.full(3, np.log(1e-8)), np.log(1e-9))
+    np.testing.assert_allclose(np.exp(a), 1e-8, rtol=1e-3)
+    assert (lp1 < lp0 + np.abs(lp0) / 1e6).all()  # R's noIncrease: keep the start

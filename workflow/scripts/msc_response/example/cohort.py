@@ -28,6 +28,20 @@ non_responder log2 fold change (responder = test level), recorded in the truth
 table; ``src`` is relative to bone marrow; ``L f`` are unmodelled donor / culture
 factors (balanced within every source x response cell); ``deg`` is the extra noise
 of one degraded sample (zero elsewhere).
+
+A continuous clinical endpoint, ``abi_change`` (change of the ankle-brachial index,
+the outcome Altaner et al. followed), measures donor factor 1: it is the part of
+that factor's score not shared with the other factor, on a clinical scale (mean
+0.08, sd 0.1, two decimals). The genes factor 1 moves follow it: ``log2 mu``
+changes by ``abi_change_log2fc_per_unit`` (truth table; ``L[g, 1] * spread / 0.1``)
+per unit of ``abi_change``, i.e. about ``L[g, 1]`` per 0.1. In the shipped cohort
+3,548 genes follow it (|log2FC| per unit: median 2.5; 2,112 at >= 2, i.e. >= 0.2
+per 0.1 of ABI) and no other gene does. Because the factor was already in the
+counts, adding the endpoint changed no count, and the default analysis (which
+leaves it out) gives the same tables. The endpoint has the same mean in every
+source x response cell, so it is not correlated with response here (in a real
+cohort it would be); adding it to a design leaves the response and source truth
+as it is. ``example.recovery`` scores a contrast of it against this truth.
 """
 
 from __future__ import annotations
@@ -64,11 +78,14 @@ class Cohort:
     """A simulated cohort.
 
     counts: genes x samples integer DataFrame, index ``gene_id`` (Ensembl ids).
-    samples: one row per sample; columns sample, response, source, sex, age, batch.
+    samples: one row per sample; columns sample, response, source, sex, age, batch,
+        abi_change (the continuous clinical endpoint).
     annotation: gene_id, symbol.
     truth: one row per gene: gene, symbol, true_log2fc (responder vs
         non_responder), category, pathway_term, base_mean, dispersion,
-        source/sex/batch effects, outlier_sample, outlier_factor.
+        source/sex/batch effects, outlier_sample, outlier_factor,
+        abi_change_log2fc_per_unit (log2 change per unit of abi_change; 0 for genes
+        that do not follow it).
     planted_pathways: collection, term, direction, n_genes (in cohort), n_shifted.
     size_factors: the simulated size factors (sequencing depth), per sample.
     sample_truth: sample, size_factor, quality (``ok``, ``low_depth`` or
@@ -295,7 +312,8 @@ def _donor_factors(rng, plan, samples, n_factors: int, sd: float, fraction: floa
     (not the hand-set MSC genes) by N(0, sd) log2 per unit of a per-sample score.
     Scores are centred and scaled within each source x response cell, so the factors
     spread the samples without leaning towards any level of the design.
-    Returns the log2 effect, genes x samples."""
+    Returns (loadings, genes x factors; scores, samples x factors): the log2 effect
+    is ``loadings @ scores.T``."""
     G, S = len(plan.q), len(samples)
     loadings = np.zeros((G, n_factors))
     movable = np.array([s not in MSC_GENE_LEVELS for s in plan.symbols])
@@ -311,7 +329,39 @@ def _donor_factors(rng, plan, samples, n_factors: int, sd: float, fraction: floa
             scores[rows] = centred / np.maximum(centred.std(axis=0), 1e-12)
         else:
             scores[rows] = 0.0
-    return loadings @ scores.T
+    return loadings, scores
+
+
+def _outcome(samples, loadings, scores, factor, mean, sd, seed):
+    """The continuous clinical endpoint ``abi_change`` and its per-gene truth.
+
+    The endpoint is what is particular to donor factor ``factor``: its score less
+    the part shared with the other (unrecorded) factors, which would otherwise
+    confound it (two random scores of 41 samples correlate by chance: 0.37 in the
+    shipped cohort). Standardised, it is put on a clinical scale, ``mean + sd * z``,
+    and rounded to 0.01 as a clinic records an ankle-brachial index: the genes that
+    factor moves follow it by ``loading * spread / sd`` log2 per unit (``spread``:
+    the sd of the unshared part). Reusing a factor that is already in the counts
+    leaves every count (and every analysis that leaves the endpoint out) as it was.
+    Scores are centred within each source x response cell, so the endpoint has the
+    same mean in every cell: adding it to a design leaves the response and source
+    effects unchanged.
+    With no such factor (``factor`` None or beyond ``n_donor_factors``) it is drawn
+    from its own seeded stream and no gene follows it.
+    Returns (the endpoint per sample, log2FC per unit per gene)."""
+    if factor is not None and factor < scores.shape[1]:
+        own = scores[:, factor]
+        others = np.delete(scores, factor, axis=1)
+        if others.shape[1]:
+            coef = np.linalg.lstsq(others, own, rcond=None)[0]
+            own = own - others @ coef
+        spread = own.std()
+        value = mean + sd * own / spread
+        per_unit = loadings[:, factor] * spread / sd
+    else:
+        value = np.random.default_rng([seed, 21]).normal(mean, sd, size=len(samples))
+        per_unit = np.zeros(loadings.shape[0])
+    return np.round(value, 2), per_unit
 
 
 def _size_factors(rng, n: int, sd: float) -> np.ndarray:
@@ -448,6 +498,9 @@ def simulate_cohort(
     low_depth: float = 0.15,
     degraded_sd: float = 1.2,
     outlier_factor: tuple[float, float] = (20.0, 50.0),
+    outcome_factor: int | None = 0,
+    outcome_mean: float = 0.08,
+    outcome_sd: float = 0.1,
     genes: pd.DataFrame | None = None,
 ) -> Cohort:
     """Simulate a cohort; see the module docstring for the model.
@@ -462,6 +515,9 @@ def simulate_cohort(
     members of the planted pathways are always kept in the gene subset.
     ``low_depth`` (a size factor) / ``degraded_sd`` (0 for none) make one shallow and one degraded
     sample when the largest source x response cell has >= 6 samples.
+    ``outcome_factor`` (0-based) is the donor factor that the continuous endpoint
+    ``abi_change`` measures (``_outcome``): mean ``outcome_mean``, sd ``outcome_sd``;
+    its truth is the ``abi_change_log2fc_per_unit`` column of the truth table.
     """
     params = {k: v for k, v in locals().items() if k not in ("genes",)}
     rng = np.random.default_rng(seed)
@@ -499,8 +555,11 @@ def simulate_cohort(
     _response_genes(rng, plan, n_de, de_lfc, de_min_base_mean)
     _source_genes(rng, plan, n_wharton, n_adipose, wharton_lfc, adipose_lfc)
     _batch_effects(rng, plan, batch_sd, batch_gene_fraction)
-    donor = _donor_factors(rng, plan, samples, n_donor_factors, donor_factor_sd,
-                           donor_factor_fraction)
+    loadings, scores = _donor_factors(rng, plan, samples, n_donor_factors, donor_factor_sd,
+                                      donor_factor_fraction)
+    donor = loadings @ scores.T
+    abi_change, abi_per_unit = _outcome(samples, loadings, scores, outcome_factor,
+                                        outcome_mean, outcome_sd, seed)
     sf, degradation, sample_truth = _low_quality(rng, samples, sf, G, low_depth, degraded_sd)
 
     resp = (samples["response"].to_numpy() == "responder").astype(float)
@@ -521,6 +580,7 @@ def simulate_cohort(
     counts = rng.negative_binomial(r, r / (r + mu)).astype(np.int64)
     out_sample, out_factor = _outliers(rng, plan, counts, samples, n_outliers, outlier_factor)
 
+    samples = samples.assign(abi_change=abi_change)
     sample_names = samples["sample"].to_list()
     counts_df = pd.DataFrame(counts, index=pd.Index(gene_ids, name="gene_id"), columns=sample_names)
     annotation = pd.DataFrame({"gene_id": gene_ids, "symbol": symbols})
@@ -539,6 +599,7 @@ def simulate_cohort(
             "batch_sd": np.round(plan.bat.std(axis=1), 4),
             "outlier_sample": out_sample,
             "outlier_factor": out_factor,
+            "abi_change_log2fc_per_unit": np.round(abi_per_unit, 4),
         }
     )
     size_factors = pd.Series(np.round(sf, 6), index=sample_names, name="size_factor")

@@ -32,7 +32,15 @@ DE_REQUIRED = ["gene_id", "symbol", "baseMean", "log2FoldChange", "pvalue", "pad
 SUMMARY_REQUIRED = ["genes", "up", "down"]
 
 
-def de_columns(alpha: float) -> list[Column]:
+def de_columns(alpha: float, kind: str = "wald") -> list[Column]:
+    # an LRT's statistic is the likelihood ratio and its log2FoldChange the last
+    # coefficient's; a continuous variable's is per unit
+    lfc_label, lfc_help = {
+        "lrt": ("log2 FC (last coef.)", "Wald estimate of the design's last coefficient, as R"),
+        "continuous": ("log2 FC per unit", "log2 fold change per unit of the variable (MLE)"),
+    }.get(kind, ("log2 FC", "log2 fold change, test over reference (MLE)"))
+    stat = (num_column("stat", "LR stat", 2, "likelihood-ratio statistic (chi-squared)")
+            if kind == "lrt" else num_column("stat", "Wald stat", 2))
     return [
         Column("symbol", "symbol"),
         Column("gene_id", "gene ID"),
@@ -43,7 +51,7 @@ def de_columns(alpha: float) -> list[Column]:
             numeric=True,
             help="mean of normalised counts over all samples",
         ),
-        num_column("log2FoldChange", "log2 FC", 2, "log2 fold change, test over reference (MLE)"),
+        num_column("log2FoldChange", lfc_label, 2, lfc_help),
         num_column(
             "log2FoldChange_shrunk",
             "log2 FC (shrunk)",
@@ -51,7 +59,7 @@ def de_columns(alpha: float) -> list[Column]:
             "shrunken log2 fold change: use for ranking and effect sizes",
         ),
         num_column("lfcSE", "SE", 2, "standard error of the log2 fold change"),
-        num_column("stat", "Wald stat", 2),
+        stat,
         p_column("pvalue", "p-value"),
         padj_column(alpha, f"Benjamini-Hochberg; significant below {alpha}"),
         Column("status", "status", help="why a p-value or adjusted p-value is NA"),
@@ -97,7 +105,7 @@ def de_section(
         "table": make_table(
             table,
             f"de-{slug(name)}",
-            de_columns(alpha),
+            de_columns(alpha, contrast.get("kind", "wald")),
             f"{name}.de.tsv",
             max_rows=top,
             download=Path(paths["table"]).read_bytes(),

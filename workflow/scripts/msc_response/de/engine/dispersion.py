@@ -601,3 +601,135 @@ def r_dispersion_log_posterior(counts, mu, design_matrix, alpha, cr_reg=True):
         sign, logdet = np.linalg.slogdet(gram(W, outer_rows(X), X.shape[1]))
         ll -= 0.5 * np.where(sign > 0, logdet, np.nan)
     return ll
+
+
+def r_dispersion_dlog_posterior(counts, mu, design_matrix, alpha, cr_reg=True):
+    """Derivative of ``r_dispersion_log_posterior`` with respect to log(alpha), per
+    gene (R's C++ ``dlog_posterior`` without prior)."""
+    from scipy.special import digamma as psi
+
+    Y = np.asarray(counts, dtype=float)
+    MU = np.asarray(mu, dtype=float)
+    X = np.asarray(design_matrix, dtype=float)
+    a = np.asarray(alpha, dtype=float)[None, :]
+    r = 1.0 / a
+    d_alpha = (
+        np.log1p(MU * a) + (Y - MU) / (MU + r) - psi(Y + r) + psi(r)
+    ).sum(axis=0) / a[0] ** 2
+    if cr_reg:
+        XX = outer_rows(X)
+        p = X.shape[1]
+        B = gram((1.0 / (1.0 / MU + a)).T, XX, p)
+        dB = gram((-1.0 / (1.0 / MU + a) ** 2).T, XX, p)
+        d_alpha -= 0.5 * np.einsum("gij,gji->g", safe_inv(B), dB)
+    return d_alpha * a[0]
+
+
+def r_fit_disp(counts, mu, design_matrix, log_alpha, min_log_alpha, kappa_0=1.0,
+               tol=1e-6, maxit=100, prior_mean=None, prior_var=None):
+    """R DESeq2's gene-wise dispersion search (C++ ``fitDisp``, no prior), genes in
+    lockstep: gradient ascent on log(alpha) with an Armijo backtracking step that
+    starts at ``kappa_0``, grows by 1.1 after an accepted step and halves every fifth
+    accepted step; stops when the log posterior rises by less than ``tol``.
+
+    Its answer depends on where it starts: from a start near the 1e-8 floor the
+    gradient in log(alpha) is tiny, so R stops there where an optimiser such as
+    L-BFGS-B moves on. With ``prior_mean`` (log alpha, per gene) and ``prior_var``
+    the log posterior has R's normal prior on log(alpha) (the MAP step).
+    Returns (log alpha, iterations, initial and last log posterior), as R's
+    ``log_alpha``, ``iter``, ``initial_lp`` and ``last_lp``.
+    """
+    # genes are columns: Fortran order makes each iteration's gather of the active
+    # genes a copy of contiguous blocks
+    Y = np.asfortranarray(counts, dtype=float)
+    MU = np.asfortranarray(mu, dtype=float)
+    a = np.asarray(log_alpha, dtype=float).copy()
+    G = a.size
+    m = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
+
+    def lp_of(cols, values):
+        lp = r_dispersion_log_posterior(Y[:, cols], MU[:, cols], design_matrix, np.exp(values))
+        if m is not None:
+            lp = lp - 0.5 * (values - m[cols]) ** 2 / prior_var
+        return lp
+
+    def dlp_of(cols, values):
+        dlp = r_dispersion_dlog_posterior(Y[:, cols], MU[:, cols], design_matrix,
+                                          np.exp(values))
+        if m is not None:
+            dlp = dlp - (values - m[cols]) / prior_var
+        return dlp
+
+    everyone = np.arange(G)
+    lp = lp_of(everyone, a)
+    initial_lp = lp.copy()
+    dlp = dlp_of(everyone, a)
+    kappa = np.full(G, float(kappa_0))
+    iters = np.zeros(G, dtype=int)
+    accepted = np.zeros(G, dtype=int)
+    active = np.isfinite(lp) & np.isfinite(dlp)
+    for _ in range(maxit):
+        idx = np.flatnonzero(active)
+        if not idx.size:
+            break
+        iters[idx] += 1
+        step = a[idx] + kappa[idx] * dlp[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            low, high = step < -30.0, step > 10.0
+            kappa[idx[low]] = (-30.0 - a[idx[low]]) / dlp[idx[low]]
+            kappa[idx[high]] = (10.0 - a[idx[high]]) / dlp[idx[high]]
+        proposal = a[idx] + kappa[idx] * dlp[idx]
+        theta = -lp_of(idx, proposal)
+        theta_hat = -lp[idx] - kappa[idx] * 1e-4 * dlp[idx] ** 2
+        ok = theta <= theta_hat
+        rejected = idx[~ok]
+        kappa[rejected] /= 2.0
+        acc = idx[ok]
+        if not acc.size:
+            continue
+        accepted[acc] += 1
+        a[acc] = proposal[ok]
+        lp_new = -theta[ok]
+        change = lp_new - lp[acc]
+        done = change < tol
+        lp[acc[done]] = lp_new[done]
+        active[acc[done]] = False
+        going, lp_going = acc[~done], lp_new[~done]
+        below = a[going] < min_log_alpha  # R stops without taking the new value
+        active[going[below]] = False
+        going, lp_going = going[~below], lp_going[~below]
+        lp[going] = lp_going
+        if going.size:
+            dlp[going] = dlp_of(going, a[going])
+            kappa[going] = np.minimum(kappa[going] * 1.1, kappa_0)
+            fifth = accepted[going] % 5 == 0
+            kappa[going[fifth]] /= 2.0
+    return a, iters, initial_lp, lp
+
+
+def r_fit_disp_grid(counts, mu, design_matrix, n_samples: int, n_grid: int = 20,
+                    prior_mean=None, prior_var=None):
+    """R DESeq2's grid fall-back for gene-wise dispersions (``fitDispGridWrapper``,
+    no prior): the best of ``n_grid`` log(alpha) values from log(1e-8) to
+    log(max(10, n_samples)), then the best of ``n_grid`` values within one grid step
+    of it. Returns log alpha per gene (a grid value, as R's)."""
+    Y = np.asarray(counts, dtype=float)
+    MU = np.asarray(mu, dtype=float)
+    grid = np.linspace(math.log(1e-8), math.log(max(10.0, n_samples)), n_grid)
+    delta = grid[1] - grid[0]
+
+    def score(row):
+        lp = r_dispersion_log_posterior(Y, MU, design_matrix, np.exp(row))
+        if prior_mean is not None:
+            lp = lp - 0.5 * (row - prior_mean) ** 2 / prior_var
+        return lp
+
+    def best(points):  # points: (n_grid, genes); first maximum, as Armadillo's index_max
+        scores = np.stack([score(row) for row in points])
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+        return points[np.argmax(scores, axis=0), np.arange(points.shape[1])]
+
+    G = Y.shape[1]
+    coarse = best(np.repeat(grid[:, None], G, axis=1))
+    fine = np.linspace(coarse - delta, coarse + delta, n_grid)
+    return best(fine)
