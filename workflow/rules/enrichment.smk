@@ -1,44 +1,37 @@
+def enrichment_outputs(kind, caption):
+    """One table of `kind` per collection, in ENRICHMENT_COLLECTIONS order."""
+    paths = [
+        f"results/enrichment/{{contrast}}/{collection}.{kind}.tsv"
+        for collection in ENRICHMENT_COLLECTIONS
+    ]
+    options = dict(caption=caption, category="Pathway enrichment", subcategory="{contrast}")
+    return [report(path, **options) for path in paths]
+
+
+# One job per contrast for all collections: the interpreter, imports and the DE table
+# are paid once, and every collection's GSEA shares the job's threads.
 rule enrichment:
     input:
         table="results/de/{contrast}.tsv",
-        gmt=lambda wildcards: COLLECTIONS[wildcards.collection],
+        gmt=[COLLECTIONS[name] for name in ENRICHMENT_COLLECTIONS],
         symbols=fallback_symbols_input(),
     output:
-        gsea=report(
-            "results/enrichment/{contrast}/{collection}.gsea.tsv",
-            caption="../report/enrichment_gsea.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        ora_up=report(
-            "results/enrichment/{contrast}/{collection}.ora_up.tsv",
-            caption="../report/enrichment_ora.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        ora_down=report(
-            "results/enrichment/{contrast}/{collection}.ora_down.tsv",
-            caption="../report/enrichment_ora.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        sets=report(
-            "results/enrichment/{contrast}/{collection}.sets.tsv",
-            caption="../report/enrichment_sets.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
+        gsea=enrichment_outputs("gsea", "../report/enrichment_gsea.rst"),
+        ora_up=enrichment_outputs("ora_up", "../report/enrichment_ora.rst"),
+        ora_down=enrichment_outputs("ora_down", "../report/enrichment_ora.rst"),
+        sets=enrichment_outputs("sets", "../report/enrichment_sets.rst"),
     log:
-        "logs/enrichment/{contrast}/{collection}.log",
+        "logs/enrichment/{contrast}.log",
     benchmark:
-        "results/benchmarks/enrichment/{contrast}/{collection}.tsv"
+        "results/benchmarks/enrichment/{contrast}.tsv"
     conda:
         "../../envs/enrichment.yaml"
-    threads: config["threads"]
+    # GSEA runs in gseapy's compiled core, outside the GIL: two threads halve it
+    threads: max(2, config["threads"])
     resources:
         mem_mb=1500,
     params:
-        collection=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection],
+        collections=ENRICHMENT_COLLECTIONS,
         settings=config["enrichment"],
         # the contrast's kind: an LRT gets ORA of its significant genes, no GSEA
         kind=lambda wildcards: CONTRAST_KINDS[wildcards.contrast],
