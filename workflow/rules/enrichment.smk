@@ -1,7 +1,7 @@
-def enrichment_outputs(kind, caption):
-    """One table of `kind` per collection, in ENRICHMENT_COLLECTIONS order."""
+def enrichment_outputs(kind, caption, suffix="tsv"):
+    """One file of `kind` per collection, in ENRICHMENT_COLLECTIONS order."""
     paths = [
-        f"results/enrichment/{{contrast}}/{collection}.{kind}.tsv"
+        f"results/enrichment/{{contrast}}/{collection}.{kind}.{suffix}"
         for collection in ENRICHMENT_COLLECTIONS
     ]
     options = dict(caption=caption, category="Pathway enrichment", subcategory="{contrast}")
@@ -39,35 +39,31 @@ rule enrichment:
         "../scripts/enrichment.py"
 
 
+# One job per contrast, as rule enrichment: the imports and the DE table once.
 rule enrichment_plots:
     input:
         table="results/de/{contrast}.tsv",
-        gsea="results/enrichment/{contrast}/{collection}.gsea.tsv",
-        gmt=lambda wildcards: COLLECTIONS[wildcards.collection],
+        gsea=expand(
+            "results/enrichment/{{contrast}}/{collection}.gsea.tsv",
+            collection=ENRICHMENT_COLLECTIONS,
+        ),
+        gmt=[COLLECTIONS[name] for name in ENRICHMENT_COLLECTIONS],
         symbols=fallback_symbols_input(),
     output:
-        dotplot=report(
-            "results/enrichment/{contrast}/{collection}.dotplot.png",
-            caption="../report/enrichment_dotplot.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        gsea_top=report(
-            "results/enrichment/{contrast}/{collection}.gsea_top.png",
-            caption="../report/enrichment_running_scores.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
+        dotplot=enrichment_outputs("dotplot", "../report/enrichment_dotplot.rst", "png"),
+        gsea_top=enrichment_outputs(
+            "gsea_top", "../report/enrichment_running_scores.rst", "png"
         ),
     log:
-        "logs/enrichment_plots/{contrast}/{collection}.log",
+        "logs/enrichment_plots/{contrast}.log",
     benchmark:
-        "results/benchmarks/enrichment_plots/{contrast}/{collection}.tsv"
+        "results/benchmarks/enrichment_plots/{contrast}.tsv"
     conda:
         "../../envs/enrichment.yaml"
     resources:
         mem_mb=1000,
     params:
-        collection=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection],
+        collections=ENRICHMENT_COLLECTIONS,
         contrast=lambda wildcards: config["contrasts"][wildcards.contrast],
         settings=config["enrichment"],
     script:
