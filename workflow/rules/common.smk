@@ -239,6 +239,19 @@ def enrichment_tables(kind):
     ]
 
 
+def enrichment_outputs(kind, caption, suffix="tsv"):
+    """Outputs of rules enrichment and enrichment_plots (one job per contrast): one
+    file of `kind` per collection, in ENRICHMENT_COLLECTIONS order."""
+    paths = [
+        f"results/enrichment/{{contrast}}/{collection}.{kind}.{suffix}"
+        for collection in ENRICHMENT_COLLECTIONS
+    ]
+    options = dict(
+        caption=caption, category="Pathway enrichment", subcategory="{contrast}"
+    )
+    return [report(path, **options) for path in paths]
+
+
 def report_stages():
     """What the report reads beyond the fixed stages (msc_response.report.files.Stages)."""
     stages = {

@@ -1,13 +1,3 @@
-def enrichment_outputs(kind, caption, suffix="tsv"):
-    """One file of `kind` per collection, in ENRICHMENT_COLLECTIONS order."""
-    paths = [
-        f"results/enrichment/{{contrast}}/{collection}.{kind}.{suffix}"
-        for collection in ENRICHMENT_COLLECTIONS
-    ]
-    options = dict(caption=caption, category="Pathway enrichment", subcategory="{contrast}")
-    return [report(path, **options) for path in paths]
-
-
 # One job per contrast for all collections: the interpreter, imports and the DE table
 # are paid once, and every collection's GSEA shares the job's threads.
 rule enrichment:
