@@ -9,8 +9,8 @@ one run (--pairs times each; medians):
 
 - the workflow: `snakemake results/de/dex_trt_vs_untrt.tsv --forceall --cores 2`, the
   whole snakemake process (input checks, design audit, fit, contrast);
-- `Rscript benchmarks/de_process.R`: read the same counts and sheet, `DESeq()`,
-  `results()`, write the table.
+- `Rscript benchmarks/lab_deseq2.R ... de-only`: read the same counts and sheet,
+  `DESeq()`, `results()`, write the table.
 
 Target: the workflow at <= 0.5x the Rscript's wall time. The per-job CPU seconds come
 from Snakemake's benchmark files of the last workflow run: on a busy machine the wall
@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+from timing import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRAST = "dex_trt_vs_untrt"
@@ -71,18 +70,9 @@ def workflow_command(workdir: Path) -> list[str]:
 
 def r_command(workdir: Path) -> list[str]:
     return [
-        "Rscript", str(ROOT / "benchmarks" / "de_process.R"), str(workdir / "counts.tsv.gz"),
-        str(workdir / "samples.tsv"), DESIGN, "dex", "trt", "untrt", str(workdir / "r_results.tsv"),
+        "Rscript", str(ROOT / "benchmarks" / "lab_deseq2.R"), str(workdir / "counts.tsv.gz"),
+        str(workdir / "samples.tsv"), DESIGN, "dex", "trt", "untrt", str(workdir / "r"), "de-only",
     ]
-
-
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])} ... failed:\n{result.stderr[-4000:]}")
-    return wall
 
 
 def job_cpu(workdir: Path) -> list[tuple[str, float, float]]:

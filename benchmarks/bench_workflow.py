@@ -26,11 +26,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from timing import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = re.compile(r"CPU before the work \(interpreter and imports\): ([0-9.]+) s")
@@ -46,17 +46,11 @@ def write_config(workdir: Path, source: Path) -> Path:
 
 
 def run(source: Path, workdir: Path, cores: int, *extra: str) -> float:
-    command = [
+    return timed([
         sys.executable, "-m", "snakemake", "--snakefile", str(source / "Snakefile"),
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
         "--cores", str(cores), "--quiet", "all", *extra,
-    ]
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"snakemake failed:\n{result.stderr[-4000:]}")
-    return wall
+    ])
 
 
 def jobs(workdir: Path) -> pd.DataFrame:
