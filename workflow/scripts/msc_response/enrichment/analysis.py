@@ -7,7 +7,9 @@
   other sets, and Benjamini-Hochberg runs over all sets afterwards. Unlike
   `gseapy.prerank`, no per-set running-score array is turned into Python objects
   (11.6 of its 16.5 s and most of its memory on GO BP); leading edges come from the
-  hit positions (`running_score_vertices`).
+  hit positions (`running_score_vertices`). The compiled core is loaded without
+  gseapy's package imports (`gsea_core`), and one job runs every collection of a
+  contrast (`enrich_collections`): their chunks share one pool of threads.
 - ORA: `gseapy.enrich` (hypergeometric test) on the up- and on the down-regulated
   genes, against the tested genes that the collection annotates (in any of its sets)
   as the background, the query cut to the same genes (as clusterProfiler, goseq and
