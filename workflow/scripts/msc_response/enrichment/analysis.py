@@ -25,6 +25,7 @@ never as names (names make gseapy call Enrichr or BioMart over the network).
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -70,6 +71,7 @@ GSEA_WEIGHT = 1.0
 # chunked in order of size, which keeps those draws small for most chunks (GO BP:
 # 4% more CPU than one call).
 CHUNK_SETS = 256
+_CORE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -211,24 +213,25 @@ def gsea_core():
     import sys
     from pathlib import Path
 
-    if "gseapy.gse" in sys.modules:
-        return sys.modules["gseapy.gse"]
-    package = importlib.util.find_spec("gseapy")  # finds, does not run, the package
-    for folder in (package.submodule_search_locations or []) if package else []:
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = Path(folder) / f"gse{suffix}"
-            if path.is_file():
-                spec = importlib.util.spec_from_file_location("gseapy.gse", path)
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
-                return sys.modules.setdefault("gseapy.gse", module)
-    import gseapy.gse  # another layout: the ordinary import
+    with _CORE_LOCK:  # an extension module is initialised once per process
+        if "gseapy.gse" in sys.modules:
+            return sys.modules["gseapy.gse"]
+        package = importlib.util.find_spec("gseapy")  # finds, does not run, the package
+        for folder in (package.submodule_search_locations or []) if package else []:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = Path(folder) / f"gse{suffix}"
+                if path.is_file():
+                    spec = importlib.util.spec_from_file_location("gseapy.gse", path)
+                    module = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(module)
+                    return sys.modules.setdefault("gseapy.gse", module)
+        import gseapy.gse  # another layout: the ordinary import
 
-    return gseapy.gse
+        return gseapy.gse
 
 
-def _gsea_chunk(genes, values, weights, chunk, min_size, max_size, seed) -> list[tuple]:
-    result = gsea_core().fgsea_rs(
+def _gsea_chunk(fgsea_rs, genes, values, weights, chunk, min_size, max_size, seed) -> list[tuple]:
+    result = fgsea_rs(
         genes, values, chunk, GSEA_WEIGHT, min_size, max_size, SAMPLE_SIZE,
         PERMUTATIONS, EPS, 1, seed,
     )
@@ -274,7 +277,8 @@ def _submit_gsea(pool, ranking: pd.Series, sets: MatchedSets, seed: int):
     weights = np.abs(values) ** GSEA_WEIGHT
     sizes = [len(v) for v in sets.genes.values()]
     one_chunk = partial(
-        _gsea_chunk, genes, values.tolist(), weights,
+        # the core loaded here, once, not by the pool's threads at the same time
+        _gsea_chunk, gsea_core().fgsea_rs, genes, values.tolist(), weights,
         min_size=min(sizes), max_size=max(sizes), seed=seed,
     )
     # Chunks of the largest sets take longest: start them first.
