@@ -15,6 +15,7 @@ from msc_response.enrichment import analysis as enrichment
 from msc_response.enrichment.analysis import (
     EnrichmentSettings,
     enrich,
+    enrich_collections,
     group_redundant,
     leading_edge,
     ora_lists,
@@ -255,6 +256,25 @@ def test_enrich_opens_no_socket(tested, small_collection, monkeypatch):
     assert (result.gsea["fdr"] < 0.05).any() and (result.ora_up["fdr"] < 0.05).any()
     with pytest.raises(Exception, match="socket was opened|network lookup"):
         gseapy.enrich(gene_list=["IL6"], gene_sets="KEGG_2021_Human", outdir=None)
+
+
+def test_collections_of_one_job_give_what_each_gives_alone(tested, go_bp, small_collection):
+    """One job runs every collection of a contrast, their GSEA chunks on one pool:
+    each collection's tables are those of its own run (a chunk's draws depend on its
+    sets and the seed only); an LRT gets ORA only, in every collection."""
+    names = sorted(go_bp.sets)[:40]
+    other = Collection("go_other", go_bp.path, {n: go_bp.sets[n] for n in names},
+                       go_bp.sha256, go_bp.bytes)
+    specs = [(small_collection, 15, 500, None), (other, 5, 500, "other.gmt")]
+    settings = EnrichmentSettings(threads=2, min_overlap=0)
+    for directed in (True, False):
+        together = enrich_collections(tested, specs, settings, directed)
+        for (collection, low, high, label), result in zip(specs, together):
+            alone = enrich(tested, collection, low, high, settings, label, directed)
+            for name in ("gsea", "ora_up", "ora_down", "sets"):
+                pd.testing.assert_frame_equal(getattr(result, name), getattr(alone, name))
+            assert result.gsea.empty == (not directed)
+            assert directed or result.ora_down.empty
 
 
 def test_enrich_tables_sets_and_planted_terms(de_table, tested, small_collection):

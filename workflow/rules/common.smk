@@ -275,6 +275,22 @@ def enrichment_tables(kind):
     ]
 
 
+def enrichment_outputs(kind, caption=None, suffix="tsv", root="results"):
+    """Outputs of rules enrichment and enrichment_plots (one job per contrast): one
+    file of `kind` per collection, in ENRICHMENT_COLLECTIONS order, under `root` (a
+    population's tree has its own; those are not in `snakemake --report`)."""
+    paths = [
+        f"{root}/enrichment/{{contrast}}/{collection}.{kind}.{suffix}"
+        for collection in ENRICHMENT_COLLECTIONS
+    ]
+    if caption is None:
+        return paths
+    options = dict(
+        caption=caption, category="Pathway enrichment", subcategory="{contrast}"
+    )
+    return [report(path, **options) for path in paths]
+
+
 def report_stages():
     """What the report reads beyond the fixed stages (msc_response.report.files.Stages)."""
     stages = {

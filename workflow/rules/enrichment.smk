@@ -1,44 +1,27 @@
+# One job per contrast for all collections: the interpreter, imports and the DE table
+# are paid once, and every collection's GSEA shares the job's threads.
 rule enrichment:
     input:
         table="results/de/{contrast}.tsv",
-        gmt=lambda wildcards: COLLECTIONS[wildcards.collection],
+        gmt=[COLLECTIONS[name] for name in ENRICHMENT_COLLECTIONS],
         symbols=fallback_symbols_input(),
     output:
-        gsea=report(
-            "results/enrichment/{contrast}/{collection}.gsea.tsv",
-            caption="../report/enrichment_gsea.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        ora_up=report(
-            "results/enrichment/{contrast}/{collection}.ora_up.tsv",
-            caption="../report/enrichment_ora.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        ora_down=report(
-            "results/enrichment/{contrast}/{collection}.ora_down.tsv",
-            caption="../report/enrichment_ora.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        sets=report(
-            "results/enrichment/{contrast}/{collection}.sets.tsv",
-            caption="../report/enrichment_sets.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
+        gsea=enrichment_outputs("gsea", "../report/enrichment_gsea.rst"),
+        ora_up=enrichment_outputs("ora_up", "../report/enrichment_ora.rst"),
+        ora_down=enrichment_outputs("ora_down", "../report/enrichment_ora.rst"),
+        sets=enrichment_outputs("sets", "../report/enrichment_sets.rst"),
     log:
-        "logs/enrichment/{contrast}/{collection}.log",
+        "logs/enrichment/{contrast}.log",
     benchmark:
-        "results/benchmarks/enrichment/{contrast}/{collection}.tsv"
+        "results/benchmarks/enrichment/{contrast}.tsv"
     conda:
         "../../envs/enrichment.yaml"
-    threads: config["threads"]
+    # GSEA runs in gseapy's compiled core, outside the GIL: two threads halve it
+    threads: max(2, config["threads"])
     resources:
         mem_mb=1500,
     params:
-        collection=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection],
+        collections=ENRICHMENT_COLLECTIONS,
         settings=config["enrichment"],
         # the contrast's kind: an LRT gets ORA of its significant genes, no GSEA
         kind=lambda wildcards: CONTRAST_KINDS[wildcards.contrast],
@@ -46,35 +29,31 @@ rule enrichment:
         "../scripts/enrichment.py"
 
 
+# One job per contrast, as rule enrichment: the imports and the DE table once.
 rule enrichment_plots:
     input:
         table="results/de/{contrast}.tsv",
-        gsea="results/enrichment/{contrast}/{collection}.gsea.tsv",
-        gmt=lambda wildcards: COLLECTIONS[wildcards.collection],
+        gsea=expand(
+            "results/enrichment/{{contrast}}/{collection}.gsea.tsv",
+            collection=ENRICHMENT_COLLECTIONS,
+        ),
+        gmt=[COLLECTIONS[name] for name in ENRICHMENT_COLLECTIONS],
         symbols=fallback_symbols_input(),
     output:
-        dotplot=report(
-            "results/enrichment/{contrast}/{collection}.dotplot.png",
-            caption="../report/enrichment_dotplot.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
-        ),
-        gsea_top=report(
-            "results/enrichment/{contrast}/{collection}.gsea_top.png",
-            caption="../report/enrichment_running_scores.rst",
-            category="Pathway enrichment",
-            subcategory="{contrast}",
+        dotplot=enrichment_outputs("dotplot", "../report/enrichment_dotplot.rst", "png"),
+        gsea_top=enrichment_outputs(
+            "gsea_top", "../report/enrichment_running_scores.rst", "png"
         ),
     log:
-        "logs/enrichment_plots/{contrast}/{collection}.log",
+        "logs/enrichment_plots/{contrast}.log",
     benchmark:
-        "results/benchmarks/enrichment_plots/{contrast}/{collection}.tsv"
+        "results/benchmarks/enrichment_plots/{contrast}.tsv"
     conda:
         "../../envs/enrichment.yaml"
     resources:
         mem_mb=1000,
     params:
-        collection=lambda wildcards: ENRICHMENT_COLLECTIONS[wildcards.collection],
+        collections=ENRICHMENT_COLLECTIONS,
         contrast=contrast_spec,
         settings=config["enrichment"],
     script:

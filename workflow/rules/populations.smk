@@ -135,32 +135,36 @@ use rule de_plots as population_de_plots with:
 use rule enrichment as population_enrichment with:
     input:
         table="results/populations/{population}/de/{contrast}.tsv",
-        gmt=lambda wildcards: COLLECTIONS[wildcards.collection],
+        gmt=[COLLECTIONS[name] for name in ENRICHMENT_COLLECTIONS],
         symbols=fallback_symbols_input(),
     output:
-        gsea="results/populations/{population}/enrichment/{contrast}/{collection}.gsea.tsv",
-        ora_up="results/populations/{population}/enrichment/{contrast}/{collection}.ora_up.tsv",
-        ora_down="results/populations/{population}/enrichment/{contrast}/{collection}.ora_down.tsv",
-        sets="results/populations/{population}/enrichment/{contrast}/{collection}.sets.tsv",
+        gsea=enrichment_outputs("gsea", root="results/populations/{population}"),
+        ora_up=enrichment_outputs("ora_up", root="results/populations/{population}"),
+        ora_down=enrichment_outputs("ora_down", root="results/populations/{population}"),
+        sets=enrichment_outputs("sets", root="results/populations/{population}"),
     log:
-        "logs/populations/{population}/enrichment/{contrast}/{collection}.log",
+        "logs/populations/{population}/enrichment/{contrast}.log",
     benchmark:
-        "results/benchmarks/populations/{population}/enrichment/{contrast}/{collection}.tsv"
+        "results/benchmarks/populations/{population}/enrichment/{contrast}.tsv"
 
 
 use rule enrichment_plots as population_enrichment_plots with:
     input:
         table="results/populations/{population}/de/{contrast}.tsv",
-        gsea="results/populations/{population}/enrichment/{contrast}/{collection}.gsea.tsv",
-        gmt=lambda wildcards: COLLECTIONS[wildcards.collection],
+        gsea=enrichment_outputs("gsea", root="results/populations/{population}"),
+        gmt=[COLLECTIONS[name] for name in ENRICHMENT_COLLECTIONS],
         symbols=fallback_symbols_input(),
     output:
-        dotplot="results/populations/{population}/enrichment/{contrast}/{collection}.dotplot.png",
-        gsea_top="results/populations/{population}/enrichment/{contrast}/{collection}.gsea_top.png",
+        dotplot=enrichment_outputs(
+            "dotplot", suffix="png", root="results/populations/{population}"
+        ),
+        gsea_top=enrichment_outputs(
+            "gsea_top", suffix="png", root="results/populations/{population}"
+        ),
     log:
-        "logs/populations/{population}/enrichment_plots/{contrast}/{collection}.log",
+        "logs/populations/{population}/enrichment_plots/{contrast}.log",
     benchmark:
-        "results/benchmarks/populations/{population}/enrichment_plots/{contrast}/{collection}.tsv"
+        "results/benchmarks/populations/{population}/enrichment_plots/{contrast}.tsv"
 
 
 use rule markers as population_markers with:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import warnings
 
 from msc_response.common.errors import InputError, MachineError, machine_error
@@ -51,8 +52,12 @@ def run(main, snakemake) -> None:
         configure_logging(None)  # the terminal still gets the message
         log.error("%s", problem)
         sys.exit(1)
+    # A job's fixed cost (interpreter, Snakemake's preamble, the script's imports),
+    # for benchmarks/bench_workflow.py.
+    log.info("CPU before the work (interpreter and imports): %.2f s", time.process_time())
     try:
         main(snakemake)
+        log.info("CPU of the whole job: %.2f s", time.process_time())
     except (InputError, MachineError) as err:
         log.error("%s", err)
         sys.exit(1)

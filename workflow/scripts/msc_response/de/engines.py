@@ -13,7 +13,10 @@ def make_inference(name: str, n_cpus: int = 1):
 
         return FastInference(n_cpus=n_cpus)
     if name == "default":
-        from pydeseq2.default_inference import DefaultInference
+        from msc_response.common.deferred import deferred_imports
+
+        with deferred_imports():
+            from pydeseq2.default_inference import DefaultInference
 
         return DefaultInference(n_cpus=n_cpus)
     raise ValueError(f"unknown inference engine {name!r}; choose one of {INFERENCE_ENGINES}")
@@ -26,7 +29,10 @@ def dataset_class(dispersion_prior: str):
 
         return DeseqDataSetR
     if dispersion_prior == "pydeseq2":
-        from pydeseq2.dds import DeseqDataSet
+        from msc_response.common.deferred import deferred_imports
+
+        with deferred_imports():
+            from pydeseq2.dds import DeseqDataSet
 
         return DeseqDataSet
     raise ValueError(

@@ -64,7 +64,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from pydeseq2.dds import DeseqDataSet
+
+from msc_response.common.deferred import deferred_imports
+
+with deferred_imports():  # PyDESeq2's plotting and sklearn imports: unused here
+    from pydeseq2.dds import DeseqDataSet
 
 # R results()'s independent filtering lives in its own module, which needs neither
 # PyDESeq2 nor AnnData (the per-contrast jobs import it); re-exported here.

@@ -7,7 +7,9 @@
   other sets, and Benjamini-Hochberg runs over all sets afterwards. Unlike
   `gseapy.prerank`, no per-set running-score array is turned into Python objects
   (11.6 of its 16.5 s and most of its memory on GO BP); leading edges come from the
-  hit positions (`running_score_vertices`).
+  hit positions (`running_score_vertices`). The compiled core is loaded without
+  gseapy's package imports (`gsea_core`), and one job runs every collection of a
+  contrast (`enrich_collections`): their chunks share one pool of threads.
 - ORA: `gseapy.enrich` (hypergeometric test) on the up- and on the down-regulated
   genes, against the tested genes that the collection annotates (in any of its sets)
   as the background, the query cut to the same genes (as clusterProfiler, goseq and
@@ -23,6 +25,7 @@ never as names (names make gseapy call Enrichr or BioMart over the network).
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -68,6 +71,7 @@ GSEA_WEIGHT = 1.0
 # chunked in order of size, which keeps those draws small for most chunks (GO BP:
 # 4% more CPU than one call).
 CHUNK_SETS = 256
+_CORE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -198,9 +202,35 @@ def _chunks(sets: dict[str, list[str]]) -> list[dict[str, list[str]]]:
     ]
 
 
-def _gsea_chunk(genes, values, weights, chunk, min_size, max_size, seed) -> list[tuple]:
-    from gseapy.gse import fgsea_rs
+def gsea_core():
+    """gseapy's compiled GSEA module (`gseapy.gse`, where `fgsea_rs` lives), loaded
+    without running `gseapy/__init__.py`: that imports gseapy's plotting
+    (matplotlib), its web clients (requests) and every analysis class, about 0.4 s of
+    CPU before the first set, none of which GSEA uses. Once gseapy itself is imported
+    (for ORA) it finds and reuses this same module."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+    from pathlib import Path
 
+    with _CORE_LOCK:  # an extension module is initialised once per process
+        if "gseapy.gse" in sys.modules:
+            return sys.modules["gseapy.gse"]
+        package = importlib.util.find_spec("gseapy")  # finds, does not run, the package
+        for folder in (package.submodule_search_locations or []) if package else []:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = Path(folder) / f"gse{suffix}"
+                if path.is_file():
+                    spec = importlib.util.spec_from_file_location("gseapy.gse", path)
+                    module = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(module)
+                    return sys.modules.setdefault("gseapy.gse", module)
+        import gseapy.gse  # another layout: the ordinary import
+
+        return gseapy.gse
+
+
+def _gsea_chunk(fgsea_rs, genes, values, weights, chunk, min_size, max_size, seed) -> list[tuple]:
     result = fgsea_rs(
         genes, values, chunk, GSEA_WEIGHT, min_size, max_size, SAMPLE_SIZE,
         PERMUTATIONS, EPS, 1, seed,
@@ -233,20 +263,35 @@ def run_gsea(
     """Preranked GSEA (fgsea multilevel, via gseapy) of `ranking` (index symbol,
     sorted largest first) against the matched sets. Returns one row per set,
     GSEA_COLUMNS without group/representative, sorted by p-value then term."""
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return _submit_gsea(pool, ranking, sets, seed)()
+
+
+def _submit_gsea(pool, ranking: pd.Series, sets: MatchedSets, seed: int):
+    """Start `run_gsea`'s chunks on `pool`; returns the function that waits for them
+    and builds the table (so several collections can share one pool)."""
     if not sets.genes:
-        return pd.DataFrame(columns=GSEA_COLUMNS[:-2])
+        return lambda: pd.DataFrame(columns=GSEA_COLUMNS[:-2])
     genes = [str(g) for g in ranking.index]
     values = ranking.to_numpy(dtype=float)
     weights = np.abs(values) ** GSEA_WEIGHT
     sizes = [len(v) for v in sets.genes.values()]
     one_chunk = partial(
-        _gsea_chunk, genes, values.tolist(), weights,
+        # the core loaded here, once, not by the pool's threads at the same time
+        _gsea_chunk, gsea_core().fgsea_rs, genes, values.tolist(), weights,
         min_size=min(sizes), max_size=max(sizes), seed=seed,
     )
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        # Chunks of the largest sets take longest: start them first.
-        parts = list(pool.map(one_chunk, _chunks(sets.genes)[::-1]))
-    rows = [row for part in parts for row in part]
+    # Chunks of the largest sets take longest: start them first.
+    futures = [pool.submit(one_chunk, chunk) for chunk in _chunks(sets.genes)[::-1]]
+
+    def table() -> pd.DataFrame:
+        rows = [row for future in futures for row in future.result()]
+        return _gsea_table(rows, genes, sets)
+
+    return table
+
+
+def _gsea_table(rows: list[tuple], genes: list[str], sets: MatchedSets) -> pd.DataFrame:
     result = pd.DataFrame(rows, columns=["term", "es", "nes", "pvalue", "log2err", "edge"])
     result["fdr"] = bh(result["pvalue"])
     result["direction"] = np.where(result["es"] >= 0, "up", "down")
@@ -413,6 +458,67 @@ def enrich(
     Not `directed` (a likelihood-ratio test: no direction, no ranking): no GSEA (an
     empty table), and ORA of all significant genes against the tested genes, written
     as `ora_up` (with `ora_down` empty)."""
+    [result] = enrich_collections(
+        tested, [(collection, min_size, max_size, gmt_label)], settings, directed
+    )
+    return result
+
+
+def enrich_collections(
+    tested: RankedGenes,
+    collections: list[tuple[Collection, int, int, str | None]],
+    settings: EnrichmentSettings,
+    directed: bool = True,
+) -> list[EnrichmentResult]:
+    """`enrich` for several collections (collection, min_size, max_size, gmt_label)
+    at once, as one job does for one contrast: the GSEA chunks of every collection
+    share one pool of `settings.threads` threads, and the ORA of every collection runs
+    on one more thread meanwhile. Each collection's results are what `enrich` gives
+    for it alone (a chunk's random draws depend on its own sets and the seed only)."""
+    prepared = [
+        _usable_sets(tested, collection, min_size, max_size, settings, gmt_label)
+        for collection, min_size, max_size, gmt_label in collections
+    ]
+    lists = ora_lists(tested, settings.ora_padj, settings.ora_min_abs_log2fc, directed)
+    universes = [annotated_universe(tested, collection) for collection, *_ in collections]
+
+    def all_ora() -> list[dict[str, pd.DataFrame]]:
+        return [
+            {d: run_ora(q, universe, sets) for d, q in lists.items()}
+            for (sets, _), universe in zip(prepared, universes)
+        ]
+
+    if not directed:
+        for _, usable in prepared:
+            usable["ranking"] = "none (LRT: ORA of the significant genes only)"
+        ora = all_ora()
+        gsea = [pd.DataFrame(columns=GSEA_COLUMNS[:-2]) for _ in prepared]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, settings.threads)) as gsea_pool, \
+                ThreadPoolExecutor(max_workers=1) as ora_pool:
+            tables = [
+                _submit_gsea(gsea_pool, tested.ranking, sets, settings.seed)
+                for sets, _ in prepared
+            ]
+            # ORA (Python) runs while the GSEA threads run in Rust without the GIL.
+            ora = ora_pool.submit(all_ora)
+            gsea = [table() for table in tables]
+            ora = ora.result()
+    return [
+        _result(g, o, usable, settings, collection)
+        for g, o, (_, usable), (collection, *_) in zip(gsea, ora, prepared, collections)
+    ]
+
+
+def _usable_sets(
+    tested: RankedGenes,
+    collection: Collection,
+    min_size: int,
+    max_size: int,
+    settings: EnrichmentSettings,
+    gmt_label: str | None,
+) -> tuple[MatchedSets, dict]:
+    """The collection's sets matched to the tested genes, and the sets.tsv row."""
     overlap = check_overlap(collection, tested.measured, settings.min_overlap)
     sets = match_sets(collection, tested.universe, min_size, max_size)
     usable = {
@@ -452,19 +558,7 @@ def enrich(
             f"{max_size} tested genes ({sets.too_small} have fewer, {sets.too_large} more). "
             f"Change enrichment.collections.{collection.name}.min_size/max_size."
         )
-    lists = ora_lists(tested, settings.ora_padj, settings.ora_min_abs_log2fc, directed)
-    universe = annotated_universe(tested, collection)
-    if not directed:
-        usable["ranking"] = "none (LRT: ORA of the significant genes only)"
-        ora = {d: run_ora(q, universe, sets) for d, q in lists.items()}
-        gsea = pd.DataFrame(columns=GSEA_COLUMNS[:-2])
-        return _result(gsea, ora, usable, settings, collection)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # ORA (Python) runs while the GSEA threads run in Rust without the GIL.
-        ora = pool.submit(lambda: {d: run_ora(q, universe, sets) for d, q in lists.items()})
-        gsea = run_gsea(tested.ranking, sets, settings.seed, settings.threads)
-        ora = ora.result()
-    return _result(gsea, ora, usable, settings, collection)
+    return sets, usable
 
 
 def _result(gsea, ora, usable, settings, collection) -> EnrichmentResult:

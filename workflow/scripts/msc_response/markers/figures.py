@@ -12,8 +12,9 @@ import textwrap
 import matplotlib.patches
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
+# seaborn (it imports scipy.stats: ~0.7 s) is imported by the figures that use it: the
+# signature job draws only its ROC curves.
 from msc_response.common.figures import plt, save
 from msc_response.common.labels import repel_labels
 
@@ -74,6 +75,8 @@ def strip_plots(
     `order`), y = count on a log10(count + 1) axis, points coloured by `colour` (e.g. tissue source),
     a black bar at each group's median. Plain matplotlib scatter with a fixed
     jitter: as seaborn's stripplot, several times faster for dozens of panels."""
+    import seaborn as sns
+
     genes = list(values.columns)
     if not genes:
         message_figure(path, title, "No genes to show.")
@@ -125,6 +128,8 @@ def strip_plots(
 def _annotation_colours(annotation: pd.DataFrame):
     """Colour bars for design variables: a palette per categorical variable,
     viridis for continuous ones; legend handles for the categories."""
+    import seaborn as sns
+
     colours, handles = {}, []
     for i, column in enumerate(annotation.columns):
         values = annotation[column]
@@ -147,6 +152,8 @@ def marker_heatmap(
 ) -> None:
     """Clustered heatmap of genes (rows; z-scored per gene) x samples (columns) with
     design variables as column colour bars and up/down as a row colour bar."""
+    import seaborn as sns
+
     if values.shape[0] < 2 or values.shape[1] < 2:
         message_figure(path, title, "Fewer than two marker genes: no heatmap to draw.")
         return
@@ -228,6 +235,8 @@ def panel_dotplot(
 def volcano_panel(de: pd.DataFrame, panel_rows: pd.DataFrame, alpha: float, path, title: str) -> None:
     """Volcano (log2FC vs -log10 p) with every panel gene in the data marked in its
     panel's colour and labelled; labels are moved apart so none overlap."""
+    import seaborn as sns
+
     data = de.dropna(subset=["pvalue", "log2FoldChange"]).copy()
     if data.empty:
         message_figure(path, title, "No gene was tested: nothing to draw.")

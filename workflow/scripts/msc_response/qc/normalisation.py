@@ -39,7 +39,10 @@ def normalise(
     `DeseqDataSet` or a subclass (such as `r_compat.DeseqDataSetR`, whose trend fit
     is R's and vectorised).
     """
-    from pydeseq2.dds import DeseqDataSet
+    from msc_response.common.deferred import deferred_imports
+
+    with deferred_imports():  # PyDESeq2's plotting and sklearn imports: unused here
+        from pydeseq2.dds import DeseqDataSet
 
     dataset_cls = dataset_cls or DeseqDataSet
     counts = counts_frame(adata)
