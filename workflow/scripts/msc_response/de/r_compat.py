@@ -254,6 +254,8 @@ class DeseqDataSetR(DeseqDataSet):
         """
         from msc_response.de.engine.dispersion import r_fit_disp, r_fit_disp_grid
 
+        # PyDESeq2 drops the means after its own MAP fit when low_memory is set
+        mu = self.layers["_mu_hat"][:, self.non_zero_idx]
         super().fit_MAP_dispersions()
         nz = self.var["non_zero"].to_numpy()
         gene = self.var["genewise_dispersions"].to_numpy(dtype=float)[nz]
@@ -261,7 +263,6 @@ class DeseqDataSetR(DeseqDataSet):
         start = np.where(gene > 0.1 * trend, gene, trend)
         start = np.where(np.isfinite(start), start, trend)
         counts = self.X[:, self.non_zero_idx]
-        mu = self.layers["_mu_hat"][:, self.non_zero_idx]
         X = self.obsm["design_matrix"].values
         prior_var = float(self.uns["prior_disp_var"])
         maxit = 100
