@@ -11,9 +11,10 @@ GTF): transcripts missing from it are counted, and above
 `counts_from_abundance`: `scaled_tpm` and `length_scaled_tpm` give gene counts
 rebuilt from the abundances (tximport's countsFromAbundance), rounded half to even
 as R's DESeqDataSetFromMatrix(round(txi$counts)) users do: bias-corrected counts
-without offsets. `"no"` (the original counts with tximport's average transcript
-lengths as gene-by-sample offsets, as DESeqDataSetFromTximport) needs normalisation
-factors the DE engine does not carry yet: the config check stops on it with a message.
+without offsets. `"no"` (the default): the original estimated counts, rounded, with
+tximport's average transcript lengths kept beside them (layer `avg_tx_length` of the
+checked carrier) as gene-by-sample offsets, as R's DESeqDataSetFromTximport: the DE,
+normalisation and VST turn them into normalisation factors (`de.offsets`).
 """
 
 from __future__ import annotations
@@ -265,6 +266,8 @@ class GeneLevel:
     counts: pd.DataFrame
     lengths: pd.DataFrame
     symbols: pd.Series
+    # the lengths are the DE model's offsets (counts_from_abundance "no")
+    offsets: bool = False
 
 
 def gene_counts(
@@ -295,7 +298,7 @@ def gene_counts(
     )
     lengths = pd.DataFrame(np.asarray(result.obsm["length"], dtype=float).T, index=counts.index,
                            columns=counts.columns)
-    return GeneLevel(counts, lengths, symbols)
+    return GeneLevel(counts, lengths, symbols, offsets=spec.counts_from_abundance == "no")
 
 
 def run_tximport(files: list[Path], spec: QuantSpec, tx2gene: pd.DataFrame, ignore_version: bool):
@@ -316,7 +319,10 @@ def run_tximport(files: list[Path], spec: QuantSpec, tx2gene: pd.DataFrame, igno
                 [str(f) for f in files],
                 data_type=spec.tool,
                 transcript_gene_map=tx2gene[["transcript_id", "gene_id"]].copy(),
-                counts_from_abundance=spec.counts_from_abundance,
+                # pytximport's "no" is None: the estimated counts as they are
+                counts_from_abundance=(
+                    None if spec.counts_from_abundance == "no" else spec.counts_from_abundance
+                ),
                 ignore_transcript_version=ignore_version,
                 output_type="anndata",
                 **options,

@@ -1,0 +1,156 @@
+"""tximport's offsets (quantifications.counts_from_abundance "no") against R: simulated
+salmon, kallisto and RSEM files with isoform switches between the groups, through R's
+tximport + DESeqDataSetFromTximport + DESeq() + results() and through the workflow's
+reader and DE fit. Also R's own run without the offsets, to show that they matter
+here (so that the agreement figures can fail)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from msc_response.de import offsets
+from msc_response.de.crosscheck import jaccard
+from msc_response.de.fit import DESettings, prefilter_mask
+from msc_response.de.results import fit_and_test
+from msc_response.inputs import quant_settings, quantifications
+from tests import simulated_quantifications as sim
+
+pytestmark = pytest.mark.needs_r
+
+N_PER_GROUP = 4
+CONTRAST = ["group", "treated", "control"]
+
+R_SCRIPT = """
+suppressMessages({library(tximport); library(DESeq2)})
+args <- commandArgs(TRUE)
+root <- args[1]; tool <- args[2]; min_samples <- as.integer(args[3])
+tx2gene <- read.delim(file.path(root, "tx2gene.tsv"))[, 1:2]
+fname <- c(salmon = "quant.sf", kallisto = "abundance.tsv", rsem = "sample.isoforms.results")[tool]
+files <- sort(Sys.glob(file.path(root, tool, "*", fname)))
+names(files) <- basename(dirname(files))
+txi <- if (tool == "rsem") {
+  tximport(files, type = "rsem", txIn = TRUE, txOut = FALSE, tx2gene = tx2gene)
+} else tximport(files, type = tool, tx2gene = tx2gene)
+samples <- read.delim(file.path(root, "samples.tsv"), row.names = 1)[names(files), , drop = FALSE]
+samples$group <- factor(samples$group, levels = c("control", "treated"))
+out <- function(x, what) write.table(format(x, digits = 17),
+  file.path(root, paste0("R_", tool, "_", what, ".tsv")), sep = "\\t", quote = FALSE)
+out(txi$counts, "counts"); out(txi$length, "length")
+fit <- function(dds) {
+  keep <- rowSums(counts(dds) >= 10) >= min_samples
+  dds <- DESeq(dds[keep, ], quiet = TRUE)
+  list(dds = dds, res = results(dds, contrast = c("group", "treated", "control"), alpha = 0.05))
+}
+with <- suppressMessages(fit(DESeqDataSetFromTximport(txi, samples, ~ group)))
+out(as.data.frame(with$res), "results"); out(normalizationFactors(with$dds), "nf")
+without <- suppressMessages(fit(DESeqDataSetFromMatrix(round(txi$counts), samples, ~ group)))
+out(as.data.frame(without$res), "results_no_offsets")
+"""
+
+
+@pytest.fixture(scope="module")
+def quants(tmp_path_factory):
+    root = tmp_path_factory.mktemp("offsets")
+    q = sim.simulate(n_genes=1200, n_per_group=N_PER_GROUP, change_share=0.15, seed=7)
+    for tool in sim.TOOLS:
+        sim.write(q, tool, root / tool)
+    sheet = q.samples.copy()
+    for tool in sim.TOOLS:
+        sheet[tool] = [str(root / tool / s / sim.FILE_NAMES[tool]) for s in sheet["sample"]]
+    sheet.to_csv(root / "samples.tsv", sep="\t", index=False)
+    sim.write_tx2gene(q, root / "tx2gene.tsv")
+    return root
+
+
+def r_tables(root, tool) -> dict[str, pd.DataFrame]:
+    if shutil.which("Rscript") is None or subprocess.run(
+        ["Rscript", "-e", "suppressMessages(library(tximport))"], capture_output=True
+    ).returncode:
+        pytest.skip("R tximport not found: apt-get install -y r-bioc-tximport")
+    run = subprocess.run(["Rscript", "-e", R_SCRIPT, str(root), tool, str(N_PER_GROUP)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    names = ["counts", "length", "results", "nf", "results_no_offsets"]
+    return {n: pd.read_csv(root / f"R_{tool}_{n}.tsv", sep="\t", index_col=0) for n in names}
+
+
+def ours(root, tool):
+    """The workflow's reader and DE fit, as rules check_inputs and deseq2_fit run them."""
+    sheet = pd.read_csv(root / "samples.tsv", sep="\t", dtype=str)
+    spec = quant_settings.check_settings(
+        {"tool": tool, "column": tool, "tx2gene": str(root / "tx2gene.tsv"), "counts_from_abundance": False}
+    )
+    genes = quantifications.gene_counts(sheet, spec, str(root / "samples.tsv"), [])
+    assert genes.offsets
+    counts = quantifications.round_counts(genes.counts).T
+    keep = prefilter_mask(counts, 10, N_PER_GROUP)
+    metadata = sheet.set_index("sample")[["group"]].astype("category")
+    table, dds, model = fit_and_test(
+        counts.loc[:, keep], metadata, "~ group", CONTRAST, DESettings(),
+        lengths=genes.lengths.T.to_numpy()[:, keep],
+    )
+    return genes, table, model
+
+
+@pytest.fixture(scope="module", params=sim.TOOLS)
+def both(request, quants):
+    tool = request.param
+    return tool, r_tables(quants, tool), *ours(quants, tool)
+
+
+def calls(table) -> set:
+    return set(table.index[table["padj"] < 0.05])
+
+
+def test_gene_counts_and_lengths_equal_r(both):
+    tool, r, genes, _, _ = both
+    for what, mine in (("counts", genes.counts), ("length", genes.lengths)):
+        theirs = r[what].loc[mine.index, mine.columns]
+        np.testing.assert_allclose(mine.to_numpy(), theirs.to_numpy(), rtol=1e-6, atol=0,
+                                   err_msg=f"{tool} {what}")
+
+
+def test_normalisation_factors_equal_r(both):
+    tool, r, _, _, model = both
+    theirs = r["nf"].loc[model.lfc.index, model.size_factors.index].to_numpy().T
+    np.testing.assert_allclose(model.norm_factors, theirs, rtol=1e-10, err_msg=tool)
+
+
+def test_log2fc_pearson_and_calls_match_r(both):
+    tool, r, _, table, _ = both
+    theirs = r["results"].loc[table.index]
+    ok = table["log2FoldChange"].notna() & theirs["log2FoldChange"].notna()
+    rho = np.corrcoef(table["log2FoldChange"][ok], theirs["log2FoldChange"][ok])[0, 1]
+    j = jaccard(calls(table), calls(theirs))
+    print(f"{tool}: log2FC Pearson {rho:.7f}; padj < 0.05: {len(calls(table))} ours, "
+          f"{len(calls(theirs))} R, Jaccard {j:.4f}")
+    assert rho >= 0.9999, f"{tool}: log2FC Pearson {rho:.6f}"
+    assert j >= 0.99, f"{tool}: Jaccard {j:.4f}"
+
+
+def test_offsets_move_r_calls(both):
+    """Dropping the offsets moves R's own calls well beyond the agreement bound, so
+    a workflow that ignored them would fail the test above."""
+    tool, r, _, table, _ = both
+    j = jaccard(calls(r["results"]), calls(r["results_no_offsets"]))
+    mine = jaccard(calls(table), calls(r["results_no_offsets"]))
+    print(f"{tool}: R with vs without offsets: Jaccard {j:.4f}; ours vs R without: {mine:.4f}")
+    assert j < 0.95 and mine < 0.95, f"{tool}: {j:.4f}, {mine:.4f}"
+
+
+def test_norm_factors_are_r_formula():
+    """estimateNormFactors by hand on a tiny matrix: per-gene geometric means of 1,
+    nf / normMatrix constant within a sample."""
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(50, size=(5, 40)).astype(float) + 1
+    lengths = rng.uniform(500, 3000, size=(5, 40))
+    nf, sf = offsets.norm_factors(counts, lengths)
+    np.testing.assert_allclose(np.exp(np.log(nf).mean(axis=0)), 1.0, rtol=1e-12)
+    ratio = nf / offsets.norm_matrix(lengths)
+    np.testing.assert_allclose(ratio / ratio[:, :1], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(ratio[:, 0] / ratio[0, 0], sf / sf[0], rtol=1e-12)
