@@ -127,19 +127,50 @@ def test_checked_dataset_from_quantifications(quants):
     assert adata.layers["counts"].dtype == np.int64
     assert adata.var["symbol"].iloc[0] == "GENE0"  # tx2gene's third column
     assert list(adata.obs_names) == q.samples["sample"].tolist()
+    assert "avg_tx_length" not in adata.layers  # no offsets in the scaled modes
+
+
+def test_checked_dataset_carries_the_lengths_with_offsets(quants):
+    """counts_from_abundance "no": the estimated counts rounded, and tximport's average
+    transcript lengths beside them (the DE model's offsets)."""
+    _, root, _ = quants
+    spec = InputSpec(counts=None, samples=str(root / "samples.tsv"), design="~ group",
+                     contrasts={"t": {"variable": "group", "test": "treated", "reference": "control"}},
+                     quantifications={"tool": "salmon", "column": "salmon",
+                                      "tx2gene": str(root / "tx2gene.tsv")})
+    adata = load_checked_inputs(spec)
+    genes, _ = gene_level(root, tool="salmon", mode="no")
+    np.testing.assert_array_equal(adata.layers["counts"], np.rint(genes.counts.to_numpy().T))
+    np.testing.assert_array_equal(adata.layers["avg_tx_length"], genes.lengths.to_numpy().T)
 
 
 # ---------------------------------------------------------------- settings
 
 
 @pytest.mark.parametrize("value", ["no", False, None])
-def test_no_offsets_stop_with_a_message(quants, value):
+def test_offsets_are_the_default_and_a_bare_no_means_them(quants, value):
+    """YAML reads a bare `no` as false; a missing key is the default, "no"."""
     _, root, _ = quants
     block = {"tool": "salmon", "column": "salmon", "tx2gene": str(root / "tx2gene.tsv")}
     if value is not None:
         block["counts_from_abundance"] = value
-    with pytest.raises(InputError, match=r"does not support those offsets yet.*length_scaled_tpm"):
-        quant_settings.check_settings(block)
+    assert quant_settings.check_settings(block).counts_from_abundance == "no"
+
+
+@pytest.mark.parametrize("setting, value", [("inference", "default"), ("dispersion_prior", "pydeseq2"),
+                                            ("size_factors_fit_type", "poscounts")])
+def test_offsets_need_the_engine_that_carries_them(quants, setting, value):
+    _, root, _ = quants
+    spec = quant_settings.check_settings({"tool": "salmon", "column": "salmon",
+                                          "tx2gene": str(root / "tx2gene.tsv")})
+    with pytest.raises(InputError, match=rf"needs diffexp.{setting}: .*length_scaled_tpm"):
+        quant_settings.check_offsets_settings(spec, {"diffexp": {setting: value}})
+    with pytest.raises(InputError, match=r"crosscheck_r.enabled: false"):
+        quant_settings.check_offsets_settings(spec, {"crosscheck_r": {"enabled": True}})
+    quant_settings.check_offsets_settings(spec, {"diffexp": {"inference": "fast"}})
+    scaled = quant_settings.check_settings({"tool": "salmon", "column": "salmon", "tx2gene": str(root / "tx2gene.tsv"),
+                                            "counts_from_abundance": "scaled_tpm"})
+    quant_settings.check_offsets_settings(scaled, {"diffexp": {setting: value}})
 
 
 def test_tx2gene_needed_except_for_rsem(quants):

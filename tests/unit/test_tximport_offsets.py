@@ -16,11 +16,9 @@ import pytest
 from msc_response.de import offsets
 from msc_response.de.crosscheck import jaccard
 from msc_response.de.fit import DESettings, prefilter_mask
-from msc_response.de.results import fit_and_test
+from msc_response.de.results import fit_and_test, shrink_lfc, wald_results
 from msc_response.inputs import quant_settings, quantifications
 from tests import simulated_quantifications as sim
-
-pytestmark = pytest.mark.needs_r
 
 N_PER_GROUP = 4
 CONTRAST = ["group", "treated", "control"]
@@ -97,7 +95,7 @@ def ours(root, tool):
     return genes, table, model
 
 
-@pytest.fixture(scope="module", params=sim.TOOLS)
+@pytest.fixture(scope="module", params=[pytest.param(t, marks=pytest.mark.needs_r) for t in sim.TOOLS])
 def both(request, quants):
     tool = request.param
     return tool, r_tables(quants, tool), *ours(quants, tool)
@@ -154,3 +152,69 @@ def test_norm_factors_are_r_formula():
     ratio = nf / offsets.norm_matrix(lengths)
     np.testing.assert_allclose(ratio / ratio[:, :1], 1.0, rtol=1e-12)
     np.testing.assert_allclose(ratio[:, 0] / ratio[0, 0], sf / sf[0], rtol=1e-12)
+
+
+def _cohort(n_per_group, seed, outliers=0):
+    q = sim.simulate(n_genes=300, n_per_group=n_per_group, change_share=0.15, seed=seed)
+    gene_of = q.transcripts.set_index("transcript_id")["gene_id"]
+    counts = np.rint(q.counts.groupby(gene_of).sum()).T  # samples x genes
+    # tximport's average transcript length: effective lengths weighted by abundance
+    rate = q.counts / q.effective_length
+    lengths = ((rate * q.effective_length).groupby(gene_of).sum()
+               / rate.groupby(gene_of).sum().replace(0, np.nan)).T.loc[counts.index, counts.columns]
+    lengths = lengths.fillna(q.effective_length.groupby(gene_of).mean().T)
+    rng = np.random.default_rng(seed)
+    for gene in rng.choice(counts.shape[1], outliers, replace=False):
+        counts.iloc[0, gene] = counts.iloc[:, gene].max() * 20 + 100  # a Cook's outlier
+    keep = prefilter_mask(counts, 10, n_per_group)
+    metadata = q.samples.set_index("sample")[["group"]].astype("category")
+    return counts.loc[:, keep].astype(np.int64), lengths.loc[:, keep].to_numpy(), metadata
+
+
+def test_equal_lengths_give_the_fit_without_offsets():
+    """Lengths that do not vary between samples make every gene's factors the size
+    factors: the whole fit, Wald test and shrinkage then match the fit without
+    offsets (the offset paths are the size-factor paths with a matrix)."""
+    counts, lengths, metadata = _cohort(4, seed=5)
+    equal = np.broadcast_to(lengths[:1], lengths.shape)
+    with_nf, _, model = fit_and_test(counts, metadata, "~ group", CONTRAST, DESettings(), lengths=equal)
+    plain, _, plain_model = fit_and_test(counts, metadata, "~ group", CONTRAST, DESettings())
+    assert model.norm_factors is not None and plain_model.norm_factors is None
+    np.testing.assert_allclose(model.norm_factors, model.norm_factors[:, :1] * np.ones_like(equal),
+                               rtol=1e-12)
+    # the factors have geometric mean 1, PyDESeq2's size factors need not: base means
+    # differ by that one constant, the rest only through it (the trend's argument)
+    ratio = with_nf["baseMean"] / plain["baseMean"]
+    np.testing.assert_allclose(ratio, ratio.iloc[0], rtol=1e-10)
+    np.testing.assert_allclose(with_nf["log2FoldChange"], plain["log2FoldChange"], atol=1e-4)
+    np.testing.assert_allclose(with_nf["lfcSE"], plain["lfcSE"], rtol=1e-3)
+    np.testing.assert_allclose(model.dispersions, plain_model.dispersions, rtol=1e-3)
+    shrunk = [shrink_lfc(m, wald_results(m, CONTRAST, DESettings())[1], _fast())[0]
+              for m in (model, plain_model)]
+    np.testing.assert_allclose(shrunk[0], shrunk[1], atol=1e-3)
+    assert set(with_nf.index[with_nf["padj"] < 0.05]) == set(plain.index[plain["padj"] < 0.05])
+
+
+def _fast():
+    from msc_response.de.engines import make_inference
+
+    return make_inference("fast")
+
+
+def test_lengths_change_the_fit():
+    """The same counts with the simulated lengths: the factors vary within samples
+    and the LFCs move (the offsets are used, not dropped)."""
+    counts, lengths, metadata = _cohort(4, seed=5)
+    with_nf, _, model = fit_and_test(counts, metadata, "~ group", CONTRAST, DESettings(), lengths=lengths)
+    plain, _, _ = fit_and_test(counts, metadata, "~ group", CONTRAST, DESettings())
+    moved = (with_nf["log2FoldChange"] - plain["log2FoldChange"]).abs()
+    assert moved.max() > 0.5
+    # the shrinkage uses the offsets too: where they move the LFC and the estimate is
+    # precise, the shrunken LFC stays with the offsets' MLE
+    wald = wald_results(model, CONTRAST, DESettings())[1]
+    shrunk = shrink_lfc(model, wald, _fast())[0] / np.log(2)
+    sure = (moved > 0.3) & (with_nf["lfcSE"] < 0.3)
+    assert sure.sum() >= 5
+    to_mle = np.abs(shrunk[sure] - with_nf["log2FoldChange"][sure])
+    to_plain = np.abs(shrunk[sure] - plain["log2FoldChange"][sure])
+    assert (to_mle < to_plain).all(), (to_mle, to_plain)
