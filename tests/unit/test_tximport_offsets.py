@@ -51,48 +51,52 @@ out(as.data.frame(without$res), "results_no_offsets")
 """
 
 
-@pytest.fixture(scope="module")
-def quants(tmp_path_factory):
-    root = tmp_path_factory.mktemp("offsets")
-    q = sim.simulate(n_genes=1200, n_per_group=N_PER_GROUP, change_share=0.15, seed=7)
-    for tool in sim.TOOLS:
+def write_quants(root, q, tools=sim.TOOLS):
+    for tool in tools:
         sim.write(q, tool, root / tool)
     sheet = q.samples.copy()
-    for tool in sim.TOOLS:
+    for tool in tools:
         sheet[tool] = [str(root / tool / s / sim.FILE_NAMES[tool]) for s in sheet["sample"]]
     sheet.to_csv(root / "samples.tsv", sep="\t", index=False)
     sim.write_tx2gene(q, root / "tx2gene.tsv")
     return root
 
 
-def r_tables(root, tool) -> dict[str, pd.DataFrame]:
+@pytest.fixture(scope="module")
+def quants(tmp_path_factory):
+    q = sim.simulate(n_genes=1200, n_per_group=N_PER_GROUP, change_share=0.15, seed=7)
+    return write_quants(tmp_path_factory.mktemp("offsets"), q)
+
+
+def r_tables(root, tool, min_samples=N_PER_GROUP) -> dict[str, pd.DataFrame]:
     if shutil.which("Rscript") is None or subprocess.run(
         ["Rscript", "-e", "suppressMessages(library(tximport))"], capture_output=True
     ).returncode:
         pytest.skip("R tximport not found: apt-get install -y r-bioc-tximport")
-    run = subprocess.run(["Rscript", "-e", R_SCRIPT, str(root), tool, str(N_PER_GROUP)],
+    run = subprocess.run(["Rscript", "-e", R_SCRIPT, str(root), tool, str(min_samples)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     names = ["counts", "length", "results", "nf", "results_no_offsets"]
     return {n: pd.read_csv(root / f"R_{tool}_{n}.tsv", sep="\t", index_col=0) for n in names}
 
 
-def ours(root, tool):
+def ours(root, tool, min_samples=N_PER_GROUP):
     """The workflow's reader and DE fit, as rules check_inputs and deseq2_fit run them."""
     sheet = pd.read_csv(root / "samples.tsv", sep="\t", dtype=str)
     spec = quant_settings.check_settings(
-        {"tool": tool, "column": tool, "tx2gene": str(root / "tx2gene.tsv"), "counts_from_abundance": False}
+        {"tool": tool, "column": tool, "tx2gene": str(root / "tx2gene.tsv"),
+         "counts_from_abundance": False}
     )
     genes = quantifications.gene_counts(sheet, spec, str(root / "samples.tsv"), [])
     assert genes.offsets
     counts = quantifications.round_counts(genes.counts).T
-    keep = prefilter_mask(counts, 10, N_PER_GROUP)
+    keep = prefilter_mask(counts, 10, min_samples)
     metadata = sheet.set_index("sample")[["group"]].astype("category")
     table, dds, model = fit_and_test(
         counts.loc[:, keep], metadata, "~ group", CONTRAST, DESettings(),
         lengths=genes.lengths.T.to_numpy()[:, keep],
     )
-    return genes, table, model
+    return genes, table, model, dds
 
 
 @pytest.fixture(scope="module", params=[pytest.param(t, marks=pytest.mark.needs_r) for t in sim.TOOLS])
@@ -106,7 +110,7 @@ def calls(table) -> set:
 
 
 def test_gene_counts_and_lengths_equal_r(both):
-    tool, r, genes, _, _ = both
+    tool, r, genes, _, _, _ = both
     for what, mine in (("counts", genes.counts), ("length", genes.lengths)):
         theirs = r[what].loc[mine.index, mine.columns]
         np.testing.assert_allclose(mine.to_numpy(), theirs.to_numpy(), rtol=1e-6, atol=0,
@@ -114,13 +118,13 @@ def test_gene_counts_and_lengths_equal_r(both):
 
 
 def test_normalisation_factors_equal_r(both):
-    tool, r, _, _, model = both
+    tool, r, _, _, model, _ = both
     theirs = r["nf"].loc[model.lfc.index, model.size_factors.index].to_numpy().T
     np.testing.assert_allclose(model.norm_factors, theirs, rtol=1e-10, err_msg=tool)
 
 
 def test_log2fc_pearson_and_calls_match_r(both):
-    tool, r, _, table, _ = both
+    tool, r, _, table, _, _ = both
     theirs = r["results"].loc[table.index]
     ok = table["log2FoldChange"].notna() & theirs["log2FoldChange"].notna()
     rho = np.corrcoef(table["log2FoldChange"][ok], theirs["log2FoldChange"][ok])[0, 1]
@@ -134,11 +138,35 @@ def test_log2fc_pearson_and_calls_match_r(both):
 def test_offsets_move_r_calls(both):
     """Dropping the offsets moves R's own calls well beyond the agreement bound, so
     a workflow that ignored them would fail the test above."""
-    tool, r, _, table, _ = both
+    tool, r, _, table, _, _ = both
     j = jaccard(calls(r["results"]), calls(r["results_no_offsets"]))
     mine = jaccard(calls(table), calls(r["results_no_offsets"]))
     print(f"{tool}: R with vs without offsets: Jaccard {j:.4f}; ours vs R without: {mine:.4f}")
     assert j < 0.95 and mine < 0.95, f"{tool}: {j:.4f}, {mine:.4f}"
+
+
+@pytest.mark.needs_r
+def test_cooks_refit_with_offsets_matches_r(tmp_path):
+    """7 samples per group and planted outliers: R's DESeq() replaces the outlier
+    counts (trimmed mean of counts / nf, times nf) and refits those genes with
+    their normalisation factors; so does the workflow's fit."""
+    q = sim.simulate(n_genes=400, n_per_group=7, change_share=0.15, seed=11)
+    rng = np.random.default_rng(11)
+    for row in rng.choice(len(q.counts), 12, replace=False):
+        q.counts.iloc[row, int(rng.integers(q.counts.shape[1]))] *= 25
+    root = write_quants(tmp_path, q, tools=("salmon",))
+    r = r_tables(root, "salmon", min_samples=7)
+    _, table, _, dds = ours(root, "salmon", min_samples=7)
+    refitted = dds.var_names[dds.var["refitted"].to_numpy(dtype=bool)]
+    assert len(refitted) >= 5
+    theirs = r["results"].loc[table.index]
+    np.testing.assert_allclose(table.loc[refitted, "log2FoldChange"],
+                               theirs.loc[refitted, "log2FoldChange"], atol=2e-3)
+    ok = table["log2FoldChange"].notna() & theirs["log2FoldChange"].notna()
+    rho = np.corrcoef(table["log2FoldChange"][ok], theirs["log2FoldChange"][ok])[0, 1]
+    j = jaccard(calls(table), calls(theirs))
+    print(f"Cook's refit: log2FC Pearson {rho:.7f}, Jaccard {j:.4f}")
+    assert rho >= 0.9999 and j >= 0.99
 
 
 def test_norm_factors_are_r_formula():
