@@ -110,7 +110,7 @@ def test_offsets_reach_the_fit_and_the_normalised_counts(salmon_run):
     np.testing.assert_allclose(dataset.layers["normalised"], dataset.layers["counts"] / nf, rtol=1e-12)
     table = pd.read_csv(workdir / "results/counts/normalised_counts.tsv.gz", sep="\t", index_col=0)
     np.testing.assert_allclose(table.drop(columns="symbol").to_numpy().T, dataset.layers["normalised"],
-                               rtol=1e-9)
+                               rtol=1e-7, atol=1e-6)  # the table's 8 significant digits
     kept = ad.read_h5ad(workdir / "results/de/fit.h5ad").var["kept"].to_numpy()
     # the fit's factors are estimated on the pre-filtered genes, as R's DESeq() on a
     # pre-filtered data set; both have geometric mean 1 per gene
