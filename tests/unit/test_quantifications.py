@@ -276,11 +276,31 @@ def test_tx2gene_from_gtf(quants, tmp_path):
 
 
 def test_rsem_gene_results_need_offsets(tmp_path):
-    path = tmp_path / "S1.genes.results"
-    path.write_text("gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\tFPKM\n"
-                    "G1\tT1\t1000\t800\t12.00\t3.1\t2.9\n")
-    with pytest.raises(InputError, match=r"gene-level results .*isoforms.results"):
-        quantifications.read_quant_file(path, "rsem", "S1")
+    """RSEM's .genes.results are read (as R's tximport txIn = FALSE) with the offsets
+    only; a gene-level file beside isoform files, or under another tool, stops."""
+    header = "gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\tFPKM\n"
+    for sample, count in (("S1", "12.00"), ("S2", "7.5")):
+        (tmp_path / sample).mkdir()
+        (tmp_path / sample / "x.genes.results").write_text(header + f"G1\tT1\t1000\t800\t{count}\t3.1\t2.9\n")
+    pd.DataFrame({"sample": ["S1", "S2"], "rsem": ["S1", "S2"]}).to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    sheet = pd.read_csv(tmp_path / "s.tsv", sep="\t", dtype=str)
+
+    def read(mode):
+        spec = quant_settings.check_settings({"tool": "rsem", "column": "rsem", "counts_from_abundance": mode})
+        return quantifications.gene_counts(sheet, spec, str(tmp_path / "s.tsv"), [])
+
+    genes = read("no")
+    assert genes.offsets and genes.counts.loc["G1"].tolist() == [12.0, 7.5]
+    assert genes.lengths.loc["G1"].tolist() == [800.0, 800.0]
+    with pytest.raises(InputError, match=r"gene-level results .*only with tximport's length offsets"):
+        read("length_scaled_tpm")
+    with pytest.raises(InputError, match=r"RSEM gene-level file .*tool to 'rsem'"):
+        quantifications.read_quant_file(tmp_path / "S1" / "x.genes.results", "salmon", "S1")
+    (tmp_path / "S2" / "x.genes.results").unlink()
+    (tmp_path / "S2" / "x.isoforms.results").write_text(
+        "transcript_id\tgene_id\tlength\teffective_length\texpected_count\tTPM\nT1\tG1\t1000\t800\t3\t1\n")
+    with pytest.raises(InputError, match=r"mix gene-level .*S1"):
+        read("no")
 
 
 def test_kallisto_h5_as_its_tsv(quants, tmp_path):

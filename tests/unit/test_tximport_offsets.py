@@ -28,11 +28,14 @@ suppressMessages({library(tximport); library(DESeq2)})
 args <- commandArgs(TRUE)
 root <- args[1]; tool <- args[2]; min_samples <- as.integer(args[3])
 tx2gene <- read.delim(file.path(root, "tx2gene.tsv"))[, 1:2]
-fname <- c(salmon = "quant.sf", kallisto = "abundance.tsv", rsem = "sample.isoforms.results")[tool]
+fname <- c(salmon = "quant.sf", kallisto = "abundance.tsv", rsem = "sample.isoforms.results",
+           rsem_genes = "sample.genes.results")[tool]
 files <- sort(Sys.glob(file.path(root, tool, "*", fname)))
 names(files) <- basename(dirname(files))
 txi <- if (tool == "rsem") {
   tximport(files, type = "rsem", txIn = TRUE, txOut = FALSE, tx2gene = tx2gene)
+} else if (tool == "rsem_genes") {
+  tximport(files, type = "rsem", txIn = FALSE, txOut = FALSE)
 } else tximport(files, type = tool, tx2gene = tx2gene)
 samples <- read.delim(file.path(root, "samples.tsv"), row.names = 1)[names(files), , drop = FALSE]
 samples$group <- factor(samples$group, levels = c("control", "treated"))
@@ -51,12 +54,19 @@ out(as.data.frame(without$res), "results_no_offsets")
 """
 
 
-def write_quants(root, q, tools=sim.TOOLS):
+TOOLS = (*sim.TOOLS, "rsem_genes")  # the last: RSEM's .genes.results
+FILE_NAMES = {**sim.FILE_NAMES, "rsem_genes": "sample.genes.results"}
+
+
+def write_quants(root, q, tools=TOOLS):
     for tool in tools:
-        sim.write(q, tool, root / tool)
+        if tool == "rsem_genes":
+            sim.write_rsem_genes(q, root / tool)
+        else:
+            sim.write(q, tool, root / tool)
     sheet = q.samples.copy()
     for tool in tools:
-        sheet[tool] = [str(root / tool / s / sim.FILE_NAMES[tool]) for s in sheet["sample"]]
+        sheet[tool] = [str(root / tool / s / FILE_NAMES[tool]) for s in sheet["sample"]]
     sheet.to_csv(root / "samples.tsv", sep="\t", index=False)
     sim.write_tx2gene(q, root / "tx2gene.tsv")
     return root
@@ -83,10 +93,10 @@ def r_tables(root, tool, min_samples=N_PER_GROUP) -> dict[str, pd.DataFrame]:
 def ours(root, tool, min_samples=N_PER_GROUP):
     """The workflow's reader and DE fit, as rules check_inputs and deseq2_fit run them."""
     sheet = pd.read_csv(root / "samples.tsv", sep="\t", dtype=str)
-    spec = quant_settings.check_settings(
-        {"tool": tool, "column": tool, "tx2gene": str(root / "tx2gene.tsv"),
-         "counts_from_abundance": False}
-    )
+    block = {"tool": tool.split("_")[0], "column": tool, "counts_from_abundance": False}
+    if tool != "rsem_genes":  # RSEM's gene results need no tx2gene
+        block["tx2gene"] = str(root / "tx2gene.tsv")
+    spec = quant_settings.check_settings(block)
     genes = quantifications.gene_counts(sheet, spec, str(root / "samples.tsv"), [])
     assert genes.offsets
     counts = quantifications.round_counts(genes.counts).T
@@ -99,7 +109,7 @@ def ours(root, tool, min_samples=N_PER_GROUP):
     return genes, table, model, dds
 
 
-@pytest.fixture(scope="module", params=[pytest.param(t, marks=pytest.mark.needs_r) for t in sim.TOOLS])
+@pytest.fixture(scope="module", params=[pytest.param(t, marks=pytest.mark.needs_r) for t in TOOLS])
 def both(request, quants):
     tool = request.param
     return tool, r_tables(quants, tool), *ours(quants, tool)

@@ -109,18 +109,23 @@ def file_in(path: Path, tool: str, sample: str) -> Path:
         found = sorted(path.glob(pattern))
         if len(found) == 1:
             return found[0]
-    if tool == "rsem" and list(path.glob("*.genes.results")):
-        raise rsem_gene_level_error(next(path.glob("*.genes.results")))
+    if tool == "rsem":  # no isoform results: RSEM's gene-level results (offsets only)
+        found = sorted(path.glob("*.genes.results"))
+        if len(found) == 1:
+            return found[0]
     raise InputError(
         f"{tool} quantification folder '{path}' (sample '{sample}') holds no "
-        f"{' or '.join(FILE_IN_FOLDER[tool])}; name the file itself in the sample sheet."
+        f"{' or '.join(FILE_IN_FOLDER[tool])}"
+        f"{' (or one .genes.results)' if tool == 'rsem' else ''}; name the file itself "
+        f"in the sample sheet."
     )
 
 
 def rsem_gene_level_error(path: Path) -> InputError:
-    """RSEM's gene-level results are read as isoform results are not."""
+    """RSEM's gene-level results can be used only with tximport's offsets."""
     return InputError(
-        f"RSEM file '{path}' holds gene-level results (.genes.results). Give the "
-        f".isoforms.results files instead (tximport's offsets and both scaled modes "
-        f"work from them)."
+        f"RSEM file '{path}' holds gene-level results (.genes.results), which can be "
+        f"used only with tximport's length offsets (counts_from_abundance \"no\", the "
+        f"default), as in R. Use that, or give the .isoforms.results files (which the "
+        f"scaled modes need)."
     )
