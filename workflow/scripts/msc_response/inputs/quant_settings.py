@@ -85,7 +85,7 @@ def check_offsets_settings(spec: QuantSpec, config: dict) -> None:
         )
     diffexp = config.get("diffexp") or {}
     needed = {"inference": "fast", "dispersion_prior": "r", "size_factors_fit_type": "ratio"}
-    wrong = {k: v for k, v in needed.items() if diffexp.get(k, v) != v}
+    wrong = {k: diffexp[k] for k, v in needed.items() if diffexp.get(k, v) != v}
     if wrong:
         raise InputError(
             f"config 'quantifications.counts_from_abundance' is \"no\" (tximport's "
