@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from msc_response.de import offsets
 from msc_response.de.engines import dataset_class, make_inference
 from msc_response.design.formula import design_variables
 
@@ -120,9 +121,7 @@ def fit_design(
         quiet=True,
     )
     if lengths is not None:
-        from msc_response.de.offsets import LENGTH_LAYER
-
-        dds.layers[LENGTH_LAYER] = np.asarray(lengths, dtype=float)
+        dds.layers[offsets.LENGTH_LAYER] = np.asarray(lengths, dtype=float)
     dds.deseq2()  # ends with the Cook's outlier mask, stored in dds.var
     return dds
 
@@ -164,9 +163,7 @@ class FittedModel:
 
     def scale(self) -> np.ndarray:
         """What multiplies exp(X beta) in each mean: samples x genes (nf) or x 1."""
-        from msc_response.de.offsets import scale
-
-        return scale(self.size_factors.to_numpy(), self.norm_factors)
+        return offsets.scale(self.size_factors.to_numpy(), self.norm_factors)
 
 
 def fitted_model(dds, variables) -> FittedModel:
@@ -221,9 +218,9 @@ def fitted_model(dds, variables) -> FittedModel:
 
 
 def _norm_factors(dds) -> np.ndarray | None:
-    from msc_response.de.offsets import NF_LAYER
-
-    return np.asarray(dds.layers[NF_LAYER], dtype=float) if NF_LAYER in dds.layers else None
+    if offsets.NF_LAYER not in dds.layers:
+        return None
+    return np.asarray(dds.layers[offsets.NF_LAYER], dtype=float)
 
 
 def _plain(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -298,8 +295,6 @@ def fit_for_contrasts(
     if lengths is None:
         scale = size_factors[:, None]
     else:  # every gene's factors from the fit's size factors (R: the same formula)
-        from msc_response.de import offsets
-
         # (nf does not depend on the size factors' scale)
         scale = offsets.from_size_factors(
             offsets.norm_matrix(lengths.to_numpy(dtype=float)), size_factors

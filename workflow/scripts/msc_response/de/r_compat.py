@@ -17,6 +17,12 @@ release this project checks against):
     gene-wise dispersion > 100 * min_disp enter, the first gene selection uses R's
     start coefficients (0.1, 1), and each step is the exact gamma-family
     identity-link GLM (IRLS), vectorised instead of PyDESeq2's per-gene pandas loop.
+  - tximport's offsets: with average transcript lengths in layer ``avg_tx_length``
+    (counts_from_abundance "no"), R's normalisation factors (``estimateNormFactors``,
+    module ``offsets``) replace the size factors in the normalised counts, the
+    rough and moments dispersions (R's ``mean(1/colMeans(nf))``), the GLM means,
+    Cook's replacement counts and the refits, as R's DESeq() on a
+    DESeqDataSetFromTximport data set.
 * ``independent_filter_r`` (module ``r_filter``, re-exported here) -- R ``results()``'s
   independent filtering
   (``pvalueAdjustment``): 50 quantiles of baseMean, BH within each, rejections per
@@ -61,8 +67,8 @@ import numpy as np
 import pandas as pd
 from pydeseq2.dds import DeseqDataSet
 
-from msc_response.de.offsets import LENGTH_LAYER, NF_LAYER
 from msc_response.de import offsets
+from msc_response.de.offsets import LENGTH_LAYER, NF_LAYER
 
 # R results()'s independent filtering lives in its own module, which needs neither
 # PyDESeq2 nor AnnData (the per-contrast jobs import it); re-exported here.
