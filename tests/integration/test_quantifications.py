@@ -92,6 +92,7 @@ def test_salmon_quantifications_through_the_whole_workflow(salmon_run):
     assert "Soneson C, Love MI, Robinson MD (2015)" in report
     assert "input file: tx2gene" in report
     assert "average transcript length per gene used as offsets" in report
+    assert f"input file: {cohort.counts.columns[0]}" in report  # each sample's file
 
 
 def test_offsets_reach_the_fit_and_the_normalised_counts(salmon_run):
@@ -115,4 +116,3 @@ def test_offsets_reach_the_fit_and_the_normalised_counts(salmon_run):
     # the fit's factors are estimated on the pre-filtered genes, as R's DESeq() on a
     # pre-filtered data set; both have geometric mean 1 per gene
     np.testing.assert_allclose(np.exp(np.log(fit_nf[:, kept]).mean(axis=0)), 1.0, rtol=1e-10)
-    assert f"input file: {cohort.counts.columns[0]}" in report  # each sample's file
