@@ -144,7 +144,7 @@ def test_log2fc_pearson_and_calls_match_r(both):
     ok = table["log2FoldChange"].notna() & theirs["log2FoldChange"].notna()
     rho = np.corrcoef(table["log2FoldChange"][ok], theirs["log2FoldChange"][ok])[0, 1]
     j = jaccard(calls(table), calls(theirs))
-    print(f"{tool}: log2FC Pearson {rho:.7f}; padj < 0.05: {len(calls(table))} ours, "
+    print(f"{tool}: log2FC Pearson {rho:.10f}; padj < 0.05: {len(calls(table))} ours, "
           f"{len(calls(theirs))} R, Jaccard {j:.4f}")
     assert rho >= 0.9999, f"{tool}: log2FC Pearson {rho:.6f}"
     assert j >= 0.99, f"{tool}: Jaccard {j:.4f}"
@@ -204,7 +204,7 @@ def test_cooks_refit_with_offsets_matches_r(tmp_path):
     ok = table["log2FoldChange"].notna() & theirs["log2FoldChange"].notna()
     rho = np.corrcoef(table["log2FoldChange"][ok], theirs["log2FoldChange"][ok])[0, 1]
     j = jaccard(calls(table), calls(theirs))
-    print(f"Cook's refit: log2FC Pearson {rho:.7f}, Jaccard {j:.4f}")
+    print(f"Cook's refit: log2FC Pearson {rho:.10f}, Jaccard {j:.4f}")
     assert rho >= 0.9999 and j >= 0.99
 
 
