@@ -114,6 +114,34 @@ def write(q: Quantifications, tool: str, folder: Path) -> list[Path]:
     return paths
 
 
+def write_rsem_genes(q: Quantifications, folder: Path) -> list[Path]:
+    """RSEM's gene-level results (folder/<sample>/sample.genes.results): summed counts
+    and TPM, lengths weighted by the isoforms' TPM (their mean for unexpressed genes)."""
+    gene_of = q.transcripts["gene_id"].to_numpy()
+    paths = []
+    for sample in q.samples["sample"]:
+        counts = q.counts[sample].to_numpy()
+        effective = q.effective_length[sample].to_numpy()
+        t = tpm(counts, effective)
+        frame = pd.DataFrame({"gene_id": gene_of, "transcript_id": q.transcripts["transcript_id"].to_numpy(),
+                              "tpm": t, "length": q.transcripts["length"].to_numpy(float),
+                              "effective": effective, "counts": counts})
+        rows = []
+        for gene, part in frame.groupby("gene_id", sort=False):
+            weights = part["tpm"].to_numpy() if part["tpm"].sum() > 0 else np.ones(len(part))
+            rows.append((gene, ",".join(part["transcript_id"]), np.average(part["length"], weights=weights),
+                         np.average(part["effective"], weights=weights), part["counts"].sum(),
+                         round(part["tpm"].sum(), 2), 0.0))
+        table = pd.DataFrame(rows, columns=["gene_id", "transcript_id(s)", "length", "effective_length",
+                                            "expected_count", "TPM", "FPKM"])
+        directory = folder / sample
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "sample.genes.results"
+        table.to_csv(path, sep="\t", index=False, float_format="%.10g", lineterminator="\n")
+        paths.append(path)
+    return paths
+
+
 def write_tx2gene(q: Quantifications, path: Path, versions: bool = True) -> Path:
     table = q.transcripts[["transcript_id", "gene_id", "symbol"]].copy()
     if not versions:

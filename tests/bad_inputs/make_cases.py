@@ -555,11 +555,25 @@ def quantification_cases(counts) -> dict:
         "accepted", "salmon quantifications with versioned transcript IDs, a tx2gene without versions.",
         ["differ in their version suffixes: matched without versions"],
         files=files_with(tx2gene=tx2gene_text([t.split(".")[0] for t in TRANSCRIPTS])), config=config)
-    c["quantifications_offsets_not_supported"] = case(
-        "parse", "counts_from_abundance left at \"no\" (tximport's offsets; a bare YAML no).",
-        ["does not support those offsets yet", "length_scaled_tpm"],
+    c["quantifications_offsets_default_engine"] = case(
+        "parse", "counts_from_abundance \"no\" (tximport's offsets; a bare YAML no) with PyDESeq2's "
+        "own inference engine, which carries no normalisation factors.",
+        ["needs diffexp.inference: fast (set: inference: default)", "length_scaled_tpm"],
         files=files_with(),
-        config={**config, "quantifications": {**config["quantifications"], "counts_from_abundance": False}})
+        config={**config, "quantifications": {**config["quantifications"], "counts_from_abundance": False},
+                "diffexp": {"inference": "default", "dispersion_prior": "r"}})
+    header = "gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\tFPKM"
+    genes = {sample: "\n".join([header] + [
+        f"{g}\t{g}.t1\t1200\t{0 if (g == GENES[4] and i == 2) else 1000 + 7 * i}\t{c}\t1\t1"
+        for g, c in zip(GENES, counts[:, i])]) + "\n" for i, sample in enumerate(SAMPLES)}
+    c["quantifications_rsem_genes_zero_length"] = case(
+        "check_inputs", "RSEM gene-level results with an effective length of 0 (a gene shorter "
+        "than the fragments): tximport's offsets need positive lengths, as R's "
+        "DESeqDataSetFromTximport.",
+        ["1 average transcript length(s) of the files of sample-sheet column 'quant' are zero"],
+        files=per_sample(genes, "quant", ".genes.results"),
+        config={"counts": None, "quantifications": {"tool": "rsem", "column": "quant"},
+                "diffexp": {"inference": "fast", "dispersion_prior": "r"}})
     files = files_with()
     del files["MSC02.quant.sf"]
     c["quantifications_missing_file"] = case(

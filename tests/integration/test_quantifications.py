@@ -1,8 +1,10 @@
 """End to end on salmon quantifications (config `quantifications`): the small
 simulated cohort's gene counts, split over isoforms as a quantifier would estimate
 them, run through the whole workflow (DE, enrichment, markers, report) with
-counts_from_abundance length_scaled_tpm, and the planted effects are recovered.
-(pytximport's gene counts against R's tximport: tests/unit/test_quantifications.py.)
+counts_from_abundance false (a bare YAML `no`: tximport's length offsets, the
+default), and the planted effects are recovered. (pytximport's gene counts against
+R's tximport: tests/unit/test_quantifications.py; the offsets' DE against R's:
+tests/unit/test_tximport_offsets.py.)
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def salmon_run(small_cohort, tmp_path_factory):
         "samples": str(base / "salmon" / "samples.tsv"),
         "annotation": None,
         "quantifications": {"tool": "salmon", "column": "salmon", "tx2gene": tx2gene,
-                            "counts_from_abundance": "length_scaled_tpm"},
+                            "counts_from_abundance": False},
     }
     run_snakemake(base / "run", config)
     return small_cohort, base / "run"
@@ -89,4 +91,28 @@ def test_salmon_quantifications_through_the_whole_workflow(salmon_run):
     assert "summarised to genes with pytximport 0.13.0" in report
     assert "Soneson C, Love MI, Robinson MD (2015)" in report
     assert "input file: tx2gene" in report
+    assert "average transcript length per gene used as offsets" in report
     assert f"input file: {cohort.counts.columns[0]}" in report  # each sample's file
+
+
+def test_offsets_reach_the_fit_and_the_normalised_counts(salmon_run):
+    """The normalisation factors are stored with the fit and divide the counts in
+    the normalised table that QC, markers and the report read."""
+    import anndata as ad
+    import h5py
+
+    _, workdir = salmon_run
+    with h5py.File(workdir / "results/de/fit.h5ad", "r") as handle:
+        fit_nf = handle["layers/norm_factors"][()]
+    dataset = ad.read_h5ad(workdir / "results/dataset.h5ad")
+    nf = dataset.layers["norm_factors"]
+    assert nf.shape == dataset.shape and not np.allclose(nf, nf[:, :1])  # per gene, not per sample
+    np.testing.assert_allclose(np.exp(np.log(nf).mean(axis=0)), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(dataset.layers["normalised"], dataset.layers["counts"] / nf, rtol=1e-12)
+    table = pd.read_csv(workdir / "results/counts/normalised_counts.tsv.gz", sep="\t", index_col=0)
+    np.testing.assert_allclose(table.drop(columns="symbol").to_numpy().T, dataset.layers["normalised"],
+                               rtol=1e-7, atol=1e-6)  # the table's 8 significant digits
+    kept = ad.read_h5ad(workdir / "results/de/fit.h5ad").var["kept"].to_numpy()
+    # the fit's factors are estimated on the pre-filtered genes, as R's DESeq() on a
+    # pre-filtered data set; both have geometric mean 1 per gene
+    np.testing.assert_allclose(np.exp(np.log(fit_nf[:, kept]).mean(axis=0)), 1.0, rtol=1e-10)

@@ -255,6 +255,14 @@ def test_config_count_sources():
         ({"count_files": {"column": "s", "format": "htseq"}}, "read from its HTSeq-count file"),
         ({"quantifications": {"tool": "kallisto", "column": "q", "counts_from_abundance": "scaled_tpm"}},
          "estimated by kallisto were summarised to genes with pytximport 0.13.0"),
+        ({"quantifications": {"tool": "kallisto", "column": "q", "counts_from_abundance": "scaled_tpm"}},
+         "(countsFromAbundance scaledTPM) and rounded to whole numbers (half to even), without offsets"),
+        # tximport's offsets: the default, and a bare YAML `no` (read as false)
+        ({"quantifications": {"tool": "salmon", "column": "q"}},
+         "each sample's average transcript length per gene used as offsets"),
+        ({"quantifications": {"tool": "rsem", "column": "q", "counts_from_abundance": False}},
+         "into gene-by-sample normalisation factors (estimateNormFactors), which took the size "
+         "factors' place"),
     ],
 )
 def test_methods_say_how_the_counts_were_read(extra, sentence):

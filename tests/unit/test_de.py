@@ -123,9 +123,13 @@ def test_fit_file_restores_every_field(saved_fit):
     # the LRT's log-likelihoods: none without an LRT contrast (test_de_kinds.py has them)
     assert back.full_loglik is None and back.reduced_loglik == back.reduced_df == {}
     lrt = {"full_loglik", "reduced_loglik", "reduced_df"}
-    checked = {"design", "contrast_vectors", "releveled", "prior_disp_var", *frames, *arrays, *lrt}
+    # tximport's offsets: none for a count table (test_fit_file_with_offsets has them)
+    assert back.norm_factors is None and loaded.norm_factors is None
+    checked = {"design", "contrast_vectors", "releveled", "prior_disp_var", "norm_factors", *frames,
+               *arrays, *lrt}
     assert {f.name for f in dataclasses.fields(model)} == checked
-    assert {f.name for f in dataclasses.fields(fit)} == {"model", "genes", "min_count", "min_samples"}
+    assert {f.name for f in dataclasses.fields(fit)} == {"model", "genes", "min_count", "min_samples",
+                                                          "norm_factors"}
     assert list(back.contrast_vectors) == list(model.contrast_vectors)
     for key, vector in model.contrast_vectors.items():
         _same_array(back.contrast_vectors[key], vector)
@@ -133,6 +137,28 @@ def test_fit_file_restores_every_field(saved_fit):
     for key, matrix in model.releveled.items():
         _same_frame(back.releveled[key], matrix)
     assert (~fit.genes["kept"]).any(), "some genes are pre-filtered, so the file spreads them"
+
+
+def test_fit_file_with_offsets(cohort, tmp_path):
+    """tximport's offsets: the normalisation factors of every gene are stored (layer
+    norm_factors) and read back bit for bit, the model's those of the kept genes;
+    the contrast tables from the file are those of the fit in memory."""
+    counts, sheet, symbols = cohort
+    rng = np.random.default_rng(2)
+    lengths = pd.DataFrame(rng.uniform(800, 3000, counts.shape), index=counts.index, columns=counts.columns)
+    settings = DESettings()
+    plan = fit_plan(sheet, CONTRASTS, settings.min_samples)
+    fit = fit_for_contrasts(counts, sheet, "~ batch + group", plan, symbols, settings, lengths=lengths)
+    save_fit(fit, tmp_path / "fit.h5ad", counts)
+    loaded = load_fit(tmp_path / "fit.h5ad")
+    kept = fit.genes["kept"].to_numpy()
+    assert fit.norm_factors.shape == counts.shape
+    _same_array(loaded.norm_factors, fit.norm_factors)
+    np.testing.assert_array_equal(loaded.model.norm_factors, fit.model.norm_factors)
+    np.testing.assert_array_equal(fit.norm_factors[:, kept], fit.model.norm_factors)
+    for contrast in CONTRASTS:
+        fresh = contrast_result(loaded, contrast, settings).table
+        assert fresh.equals(contrast_result(fit, contrast, settings).table), contrast.name
 
 
 def test_fit_file_gives_the_tables_of_the_fit_in_memory(saved_fit, one_fit):

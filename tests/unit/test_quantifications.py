@@ -127,19 +127,50 @@ def test_checked_dataset_from_quantifications(quants):
     assert adata.layers["counts"].dtype == np.int64
     assert adata.var["symbol"].iloc[0] == "GENE0"  # tx2gene's third column
     assert list(adata.obs_names) == q.samples["sample"].tolist()
+    assert "avg_tx_length" not in adata.layers  # no offsets in the scaled modes
+
+
+def test_checked_dataset_carries_the_lengths_with_offsets(quants):
+    """counts_from_abundance "no": the estimated counts rounded, and tximport's average
+    transcript lengths beside them (the DE model's offsets)."""
+    _, root, _ = quants
+    spec = InputSpec(counts=None, samples=str(root / "samples.tsv"), design="~ group",
+                     contrasts={"t": {"variable": "group", "test": "treated", "reference": "control"}},
+                     quantifications={"tool": "salmon", "column": "salmon",
+                                      "tx2gene": str(root / "tx2gene.tsv")})
+    adata = load_checked_inputs(spec)
+    genes, _ = gene_level(root, tool="salmon", mode="no")
+    np.testing.assert_array_equal(adata.layers["counts"], np.rint(genes.counts.to_numpy().T))
+    np.testing.assert_array_equal(adata.layers["avg_tx_length"], genes.lengths.to_numpy().T)
 
 
 # ---------------------------------------------------------------- settings
 
 
 @pytest.mark.parametrize("value", ["no", False, None])
-def test_no_offsets_stop_with_a_message(quants, value):
+def test_offsets_are_the_default_and_a_bare_no_means_them(quants, value):
+    """YAML reads a bare `no` as false; a missing key is the default, "no"."""
     _, root, _ = quants
     block = {"tool": "salmon", "column": "salmon", "tx2gene": str(root / "tx2gene.tsv")}
     if value is not None:
         block["counts_from_abundance"] = value
-    with pytest.raises(InputError, match=r"does not support those offsets yet.*length_scaled_tpm"):
-        quant_settings.check_settings(block)
+    assert quant_settings.check_settings(block).counts_from_abundance == "no"
+
+
+@pytest.mark.parametrize("setting, value", [("inference", "default"), ("dispersion_prior", "pydeseq2"),
+                                            ("size_factors_fit_type", "poscounts")])
+def test_offsets_need_the_engine_that_carries_them(quants, setting, value):
+    _, root, _ = quants
+    spec = quant_settings.check_settings({"tool": "salmon", "column": "salmon",
+                                          "tx2gene": str(root / "tx2gene.tsv")})
+    with pytest.raises(InputError, match=rf"needs diffexp.{setting}: .*length_scaled_tpm"):
+        quant_settings.check_offsets_settings(spec, {"diffexp": {setting: value}})
+    with pytest.raises(InputError, match=r"crosscheck_r.enabled: false"):
+        quant_settings.check_offsets_settings(spec, {"crosscheck_r": {"enabled": True}})
+    quant_settings.check_offsets_settings(spec, {"diffexp": {"inference": "fast"}})
+    scaled = quant_settings.check_settings({"tool": "salmon", "column": "salmon", "tx2gene": str(root / "tx2gene.tsv"),
+                                            "counts_from_abundance": "scaled_tpm"})
+    quant_settings.check_offsets_settings(scaled, {"diffexp": {setting: value}})
 
 
 def test_tx2gene_needed_except_for_rsem(quants):
@@ -245,11 +276,31 @@ def test_tx2gene_from_gtf(quants, tmp_path):
 
 
 def test_rsem_gene_results_need_offsets(tmp_path):
-    path = tmp_path / "S1.genes.results"
-    path.write_text("gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\tFPKM\n"
-                    "G1\tT1\t1000\t800\t12.00\t3.1\t2.9\n")
-    with pytest.raises(InputError, match=r"gene-level results .*isoforms.results"):
-        quantifications.read_quant_file(path, "rsem", "S1")
+    """RSEM's .genes.results are read (as R's tximport txIn = FALSE) with the offsets
+    only; a gene-level file beside isoform files, or under another tool, stops."""
+    header = "gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\tFPKM\n"
+    for sample, count in (("S1", "12.00"), ("S2", "7.5")):
+        (tmp_path / sample).mkdir()
+        (tmp_path / sample / "x.genes.results").write_text(header + f"G1\tT1\t1000\t800\t{count}\t3.1\t2.9\n")
+    pd.DataFrame({"sample": ["S1", "S2"], "rsem": ["S1", "S2"]}).to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    sheet = pd.read_csv(tmp_path / "s.tsv", sep="\t", dtype=str)
+
+    def read(mode):
+        spec = quant_settings.check_settings({"tool": "rsem", "column": "rsem", "counts_from_abundance": mode})
+        return quantifications.gene_counts(sheet, spec, str(tmp_path / "s.tsv"), [])
+
+    genes = read("no")
+    assert genes.offsets and genes.counts.loc["G1"].tolist() == [12.0, 7.5]
+    assert genes.lengths.loc["G1"].tolist() == [800.0, 800.0]
+    with pytest.raises(InputError, match=r"gene-level results .*only with tximport's length offsets"):
+        read("length_scaled_tpm")
+    with pytest.raises(InputError, match=r"RSEM gene-level file .*tool to 'rsem'"):
+        quantifications.read_quant_file(tmp_path / "S1" / "x.genes.results", "salmon", "S1")
+    (tmp_path / "S2" / "x.genes.results").unlink()
+    (tmp_path / "S2" / "x.isoforms.results").write_text(
+        "transcript_id\tgene_id\tlength\teffective_length\texpected_count\tTPM\nT1\tG1\t1000\t800\t3\t1\n")
+    with pytest.raises(InputError, match=r"mix gene-level .*S1"):
+        read("no")
 
 
 def test_kallisto_h5_as_its_tsv(quants, tmp_path):

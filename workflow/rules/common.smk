@@ -36,6 +36,7 @@ from msc_response.inputs.populations import (  # noqa: E402
     population_fits,
 )
 from msc_response.inputs.quant_settings import (  # noqa: E402
+    check_offsets_settings,
     check_settings as check_quant_config,
     quant_paths,
 )
@@ -110,11 +111,9 @@ try:
     # Transcript quantifications: the block's settings, and each sample's file.
     QUANT_FILES = {}
     if config.get("quantifications"):
-        QUANT_FILES = quant_paths(
-            SHEET.sheet,
-            check_quant_config(config["quantifications"]),
-            config["samples"],
-        )
+        _quant_spec = check_quant_config(config["quantifications"])
+        check_offsets_settings(_quant_spec, config)
+        QUANT_FILES = quant_paths(SHEET.sheet, _quant_spec, config["samples"])
 except InputError as err:
     stop_with(f"Invalid input: {err}")
 SAMPLES = SHEET.sheet

@@ -5,7 +5,8 @@ import anndata as ad
 from msc_response.common.scripting import run
 from msc_response.de.fit import DESettings, fit_for_contrasts
 from msc_response.de.fit_file import save_fit
-from msc_response.inputs.carrier import counts_frame
+from msc_response.de.offsets import LENGTH_LAYER
+from msc_response.inputs.carrier import counts_frame, layer_frame
 
 
 def main(snakemake):
@@ -19,6 +20,7 @@ def main(snakemake):
         snakemake.params.plan,
         adata.var["symbol"],
         settings,
+        lengths=layer_frame(adata, LENGTH_LAYER),
     )
     save_fit(fit, snakemake.output[0], counts)
 

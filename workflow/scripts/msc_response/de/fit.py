@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from msc_response.de import offsets
 from msc_response.de.engines import dataset_class, make_inference
 from msc_response.design.formula import design_variables
 
@@ -91,7 +92,11 @@ def with_reference_levels(sheet: pd.DataFrame, references: dict[str, str]) -> pd
 
 # --------------------------------------------------------------------------- the fit
 def fit_design(
-    counts: pd.DataFrame, metadata: pd.DataFrame, design: str, settings: DESettings
+    counts: pd.DataFrame,
+    metadata: pd.DataFrame,
+    design: str,
+    settings: DESettings,
+    lengths: np.ndarray | None = None,
 ):
     """PyDESeq2 fit of `design` (R's `DESeq()`): size factors, dispersions, LFCs,
     Cook's distances, refits of outlier genes and the Cook's outlier mask. Nothing
@@ -99,7 +104,9 @@ def fit_design(
 
     counts: samples x genes, already pre-filtered; metadata: the design variables,
     each factor's first category being its reference level. Returns the fitted
-    `DeseqDataSet` (of the class `settings.dispersion_prior` selects).
+    `DeseqDataSet` (of the class `settings.dispersion_prior` selects). `lengths`:
+    tximport's average transcript lengths (samples x genes, as counts), made into
+    normalisation factors as R's DESeqDataSetFromTximport + DESeq() does.
     """
     inference = make_inference(settings.inference, settings.n_cpus)
     dds = dataset_class(settings.dispersion_prior)(
@@ -113,6 +120,8 @@ def fit_design(
         n_cpus=settings.n_cpus,
         quiet=True,
     )
+    if lengths is not None:
+        dds.layers[offsets.LENGTH_LAYER] = np.asarray(lengths, dtype=float)
     dds.deseq2()  # ends with the Cook's outlier mask, stored in dds.var
     return dds
 
@@ -149,6 +158,12 @@ class FittedModel:
     full_loglik: np.ndarray | None = None
     reduced_loglik: dict = field(default_factory=dict)
     reduced_df: dict = field(default_factory=dict)
+    # tximport's offsets: normalisation factors, samples x genes (None: size factors)
+    norm_factors: np.ndarray | None = None
+
+    def scale(self) -> np.ndarray:
+        """What multiplies exp(X beta) in each mean: samples x genes (nf) or x 1."""
+        return offsets.scale(self.size_factors.to_numpy(), self.norm_factors)
 
 
 def fitted_model(dds, variables) -> FittedModel:
@@ -198,7 +213,14 @@ def fitted_model(dds, variables) -> FittedModel:
         contrast_vectors=vectors,
         releveled=releveled,
         prior_disp_var=float(dds.uns.get("prior_disp_var", np.nan)),
+        norm_factors=_norm_factors(dds),
     )
+
+
+def _norm_factors(dds) -> np.ndarray | None:
+    if offsets.NF_LAYER not in dds.layers:
+        return None
+    return np.asarray(dds.layers[offsets.NF_LAYER], dtype=float)
 
 
 def _plain(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -215,13 +237,15 @@ class DesignFit:
 
     model: the `FittedModel` on the pre-filtered genes; genes: every input gene
     (index gene_id) with `symbol`, `kept` (passed the pre-filter) and `baseMean`
-    (mean normalised count, with the fit's size factors).
+    (mean normalised count, with the fit's size or normalisation factors).
     """
 
     model: FittedModel
     genes: pd.DataFrame
     min_count: int
     min_samples: int
+    # tximport's offsets: every input gene's normalisation factors, samples x genes
+    norm_factors: np.ndarray | None = None
 
 
 def fit_for_contrasts(
@@ -231,13 +255,15 @@ def fit_for_contrasts(
     plan: dict,
     symbols: pd.Series,
     settings: DESettings,
+    lengths: pd.DataFrame | None = None,
 ) -> DesignFit:
     """Pre-filter and fit the design once for all contrasts (`plan` from `fit_plan`).
 
     counts: samples x genes (raw integers); sheet: indexed by sample with typed
     design variables. The pre-filter is per design: at least `settings.min_count`
     reads in at least `plan['min_samples']` samples. The reduced designs of LRT
-    contrasts (`plan['reduced_designs']`) are fitted here, once each.
+    contrasts (`plan['reduced_designs']`) are fitted here, once each. `lengths`:
+    tximport's average transcript lengths (as counts), the model's offsets.
     """
     sheet = with_reference_levels(sheet, plan["reference_levels"])
     metadata = sheet[design_variables(design)]
@@ -254,7 +280,10 @@ def fit_for_contrasts(
     # same index name (de.fit_file stores one gene index)
     fitted_counts = counts.loc[:, keep]
     fitted_counts.columns = fitted_counts.columns.rename("gene_id")
-    dds = fit_design(fitted_counts, metadata, design, settings)
+    dds = fit_design(
+        fitted_counts, metadata, design, settings,
+        None if lengths is None else lengths.to_numpy(dtype=float)[:, keep],
+    )
     model = fitted_model(dds, list(plan["reference_levels"]))
     if plan.get("reduced_designs"):
         from msc_response.de.lrt import fit_reduced
@@ -263,14 +292,23 @@ def fit_for_contrasts(
         model.full_loglik = reduced.full
         model.reduced_loglik, model.reduced_df = reduced.reduced, reduced.df
     size_factors = model.size_factors.to_numpy()
+    if lengths is None:
+        scale = size_factors[:, None]
+    else:  # every gene's factors from the fit's size factors (R: the same formula)
+        # (nf does not depend on the size factors' scale)
+        scale = offsets.from_size_factors(
+            offsets.norm_matrix(lengths.to_numpy(dtype=float)), size_factors
+        )
+        scale[:, keep] = model.norm_factors
     genes = pd.DataFrame(
         {
             "symbol": symbols.reindex(counts.columns).to_numpy(),
             "kept": keep,
-            "baseMean": (counts.to_numpy() / size_factors[:, None]).mean(axis=0),
+            "baseMean": (counts.to_numpy() / scale).mean(axis=0),
         },
         index=pd.Index(counts.columns, name="gene_id"),
     )
-    return DesignFit(model, genes, settings.min_count, min_samples)
-
-
+    return DesignFit(
+        model, genes, settings.min_count, min_samples,
+        norm_factors=None if lengths is None else scale,
+    )

@@ -8,6 +8,8 @@ opening it runs no code and it does not depend on this library's class layout.
 - `X`: the raw counts (the input's integer dtype; gzip level 1 with HDF5's byte
   shuffle, as `inputs.dataset.write_h5ad`);
 - `obs` (index: sample): `size_factors`;
+- with tximport's offsets only: `layers['norm_factors']`, the normalisation factors
+  (samples x genes, float), which take the size factors' place in the model;
 - `var` (index: gene_id): `symbol`, `kept` (passed the pre-filter), `baseMean` (mean
   normalised count, all genes); for kept genes the fit's `fitted_baseMean`,
   `dispersions`, `non_zero`, `cooks_outlier`, `all_zero_after_refit` (NaN or False
@@ -46,6 +48,7 @@ import pandas as pd
 
 from msc_response.common.errors import InputError
 from msc_response.de.fit import DesignFit, FittedModel
+from msc_response.de.offsets import NF_LAYER
 
 FIT_FORMAT = 3  # bump when the file's layout changes (2 was a pickle, fit.pkl)
 
@@ -146,6 +149,8 @@ def save_fit(fit: DesignFit, path, counts: pd.DataFrame) -> None:
         obsm={"design_matrix": model.design_matrix.to_numpy()},
         varm=varm,
     )
+    if fit.norm_factors is not None:  # only with tximport's offsets
+        adata.layers[NF_LAYER] = np.asarray(fit.norm_factors, dtype=float)
     write_h5ad(adata, str(path))
 
 
@@ -320,8 +325,13 @@ def _read_fit(handle: h5py.File) -> DesignFit:
         model.reduced_df = {f: int(dfs[i]) for i, f in enumerate(formulas)}
     genes = pd.DataFrame({column: var[column].to_numpy() for column in GENE_COLUMNS},
                          index=genes_index)
+    norm_factors = None
+    if f"layers/{NF_LAYER}" in handle:
+        norm_factors = handle[f"layers/{NF_LAYER}"][()]
+        model.norm_factors = np.ascontiguousarray(norm_factors[:, kept])
     return DesignFit(
-        model, genes, int(uns["min_count"][()]), int(uns["min_samples"][()])
+        model, genes, int(uns["min_count"][()]), int(uns["min_samples"][()]),
+        norm_factors=norm_factors,
     )
 
 

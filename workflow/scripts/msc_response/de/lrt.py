@@ -67,8 +67,13 @@ def nb_loglik(counts: np.ndarray, mu: np.ndarray, disp: np.ndarray) -> np.ndarra
 
 def fitted_mu(design: np.ndarray, beta: np.ndarray, size_factors: np.ndarray) -> np.ndarray:
     """Fitted means (samples x genes) as R's fitNbinomGLMs computes its logLike: from
-    the coefficients, not floored at the IRLS's minimum mean."""
-    return size_factors[:, None] * np.exp(design @ beta.T)
+    the coefficients, not floored at the IRLS's minimum mean. `size_factors`:
+    samples, or normalisation factors samples x genes."""
+    return _scale(size_factors) * np.exp(design @ beta.T)
+
+
+def _scale(size_factors: np.ndarray) -> np.ndarray:
+    return size_factors if size_factors.ndim == 2 else size_factors[:, None]
 
 
 def _intercept_only(matrix: np.ndarray) -> bool:
@@ -100,7 +105,7 @@ def reduced_logliks(
         if _intercept_only(matrix):
             # R's fitNbinomGLMs takes the mean of the normalised counts here
             with np.errstate(divide="ignore"):
-                beta = np.log((counts / sf[:, None]).mean(axis=0))[:, None]
+                beta = np.log((counts / _scale(sf)).mean(axis=0))[:, None]
         else:
             beta, _, _, _ = inference.irls(
                 counts=counts, size_factors=sf, design_matrix=matrix, disp=dispersions,
@@ -138,7 +143,7 @@ def lrt_results(model, formula: str, settings, inference, adjust):
     lfc = model.lfc.to_numpy(dtype=float)
     last = np.zeros(X.shape[1])
     last[-1] = 1.0
-    mu = np.exp(X @ lfc.T) * model.size_factors.to_numpy()[:, None]
+    mu = np.exp(X @ lfc.T) * model.scale()
     _, _, se = inference.wald_test(
         design_matrix=X, disp=model.dispersions, lfc=lfc, mu=mu,
         ridge_factor=np.diag(np.repeat(1e-6, X.shape[1])), contrast=last,
@@ -180,7 +185,7 @@ def fit_reduced(dds, model, metadata: pd.DataFrame, formulas: list[str], inferen
     matrices = {f: np.asarray(model_matrix(f, metadata), dtype=float) for f in formulas}
     return reduced_logliks(
         fitted_counts(dds, model.counts),
-        model.size_factors.to_numpy(),
+        model.size_factors.to_numpy() if model.norm_factors is None else model.norm_factors,
         model.design_matrix.to_numpy(dtype=float),
         model.lfc.to_numpy(dtype=float),
         model.dispersions,

@@ -20,6 +20,12 @@ release this project checks against):
     gene-wise dispersion > 100 * min_disp enter, the first gene selection uses R's
     start coefficients (0.1, 1), and each step is the exact gamma-family
     identity-link GLM (IRLS), vectorised instead of PyDESeq2's per-gene pandas loop.
+  - tximport's offsets: with average transcript lengths in layer ``avg_tx_length``
+    (counts_from_abundance "no"), R's normalisation factors (``estimateNormFactors``,
+    module ``offsets``) replace the size factors in the normalised counts, the
+    rough and moments dispersions (R's ``mean(1/colMeans(nf))``), the GLM means,
+    Cook's replacement counts and the refits, as R's DESeq() on a
+    DESeqDataSetFromTximport data set.
 * ``independent_filter_r`` (module ``r_filter``, re-exported here) -- R ``results()``'s
   independent filtering
   (``pvalueAdjustment``): 50 quantiles of baseMean, BH within each, rejections per
@@ -69,6 +75,9 @@ from msc_response.common.deferred import deferred_imports
 
 with deferred_imports():  # PyDESeq2's plotting and sklearn imports: unused here
     from pydeseq2.dds import DeseqDataSet
+
+from msc_response.de import offsets
+from msc_response.de.offsets import LENGTH_LAYER, NF_LAYER
 
 # R results()'s independent filtering lives in its own module, which needs neither
 # PyDESeq2 nor AnnData (the per-contrast jobs import it); re-exported here.
@@ -198,7 +207,7 @@ class DeseqDataSetR(DeseqDataSet):
         self.non_zero_genes = self.var_names[self.var["non_zero"]]
         self._fit_MoM_dispersions()
         design_matrix = self.obsm["design_matrix"].values
-        size_factors = self.obs["size_factors"].values
+        size_factors = self.size_or_norm_factors(self.non_zero_idx)
         counts_nz = self.X[:, self.non_zero_idx]
         if len(self.obsm["design_matrix"].value_counts()) == design_matrix.shape[-1]:
             mu_hat = self.inference.lin_reg_mu(
@@ -316,6 +325,123 @@ class DeseqDataSetR(DeseqDataSet):
             ))
         return out
 
+    # ------------------------------------------------------------------ offsets
+    # With tximport's average transcript lengths in layer LENGTH_LAYER (samples x
+    # genes), R's estimateSizeFactors makes normalisation factors of them (layer
+    # NF_LAYER) and every later step uses them in place of the size factors.
+
+    def size_or_norm_factors(self, columns=slice(None)) -> np.ndarray:
+        """The normalisation factors of genes `columns` (samples x genes) if the
+        data set has them, else the size factors (samples)."""
+        if NF_LAYER in self.layers:
+            return np.asarray(self.layers[NF_LAYER])[:, columns]
+        return self.obs["size_factors"].values
+
+    def fit_size_factors(self, fit_type=None, control_genes=None) -> None:
+        """PyDESeq2's, or with average transcript lengths R's estimateNormFactors."""
+        if LENGTH_LAYER not in self.layers:
+            return super().fit_size_factors(fit_type=fit_type, control_genes=control_genes)
+        if (fit_type or self.size_factors_fit_type) != "ratio" or control_genes is not None:
+            raise ValueError("tximport's offsets work with size_factors_fit_type 'ratio' only")
+        nf, sf = offsets.norm_factors(self.X, self.layers[LENGTH_LAYER])
+        self.layers[NF_LAYER] = nf
+        self.obs["size_factors"] = sf
+        self.layers["normed_counts"] = self.X / nf
+        self.var["_normed_means"] = self.layers["normed_counts"].mean(axis=0)
+
+    def _fit_MoM_dispersions(self) -> None:
+        """PyDESeq2's; with normalisation factors R's momentsDispEstimate term
+        mean(1 / colMeans(nf)), i.e. mean(1 / s) for s each sample's mean nf."""
+        if NF_LAYER not in self.layers:
+            return super()._fit_MoM_dispersions()
+        normed_counts = self.layers["normed_counts"][:, self.non_zero_idx]
+        rde = self.inference.fit_rough_dispersions(
+            normed_counts, self.obsm["design_matrix"].values
+        )
+        mde = self.inference.fit_moments_dispersions(
+            normed_counts, np.asarray(self.layers[NF_LAYER]).mean(axis=1)
+        )
+        self.var["_MoM_dispersions"] = np.full(self.n_vars, np.nan)
+        self.var.loc[self.var["non_zero"], "_MoM_dispersions"] = np.clip(
+            np.minimum(rde, mde), self.min_disp, self.max_disp
+        )
+
+    def fit_LFC(self) -> None:
+        """PyDESeq2's, with the normalisation factors in the IRLS's means."""
+        if NF_LAYER not in self.layers:
+            return super().fit_LFC()
+        inference = self.inference
+        self.inference = _NormFactorsIRLS(inference, self.size_or_norm_factors(self.non_zero_idx))
+        try:
+            super().fit_LFC()
+        finally:
+            self.inference = inference
+
+    def _replace_outliers(self) -> None:
+        """PyDESeq2's; with normalisation factors R's replacement counts: the trimmed
+        mean of counts / nf times nf (not times the size factor)."""
+        super()._replace_outliers()
+        if NF_LAYER not in self.layers or not self.var["replaced"].any():
+            return
+        from pydeseq2.utils import trimmed_mean
+        from scipy.stats import f
+
+        columns = self.var["replaced"].to_numpy()
+        counts = np.asarray(self.X[:, columns], dtype=float)
+        nf = self.size_or_norm_factors(columns)
+        trimmed = np.asarray(trimmed_mean(counts / nf, trim=0.2, axis=0))
+        replacement = (trimmed[None, :] * nf).astype(int)
+        p = self.obsm["design_matrix"].shape[1]
+        cutoff = f.ppf(0.99, p, self.n_obs - p)
+        where = self.obs["replaceable"].values[:, None] & (self.layers["cooks"][:, columns] > cutoff)
+        self.counts_to_refit.X[where] = replacement[where]
+
+    def _refit_without_outliers(self) -> None:
+        """PyDESeq2's; with normalisation factors the refitted genes keep theirs (a
+        sub-data set of this class, as R refits with the same factors)."""
+        if NF_LAYER not in self.layers:
+            return super()._refit_without_outliers()
+        new_all_zeroes = (self.counts_to_refit.X == 0).all(axis=0)
+        self.new_all_zeroes_genes = self.counts_to_refit.var_names[new_all_zeroes]
+        self.var["refitted"] = self.var["replaced"].copy()
+        self.var.loc[self.var["refitted"], "refitted"] = ~new_all_zeroes
+        if new_all_zeroes.sum() > 0:
+            self.var.loc[self.new_all_zeroes_genes, "_normed_means"] = 0
+            self.varm["LFC"].loc[self.new_all_zeroes_genes, :] = 0
+        if self.var["refitted"].sum() == 0:
+            return
+        self.counts_to_refit = self.counts_to_refit[:, ~new_all_zeroes].copy()
+        refit = self.counts_to_refit
+        sub = type(self)(
+            counts=pd.DataFrame(refit.X, index=refit.obs_names, columns=refit.var_names),
+            metadata=self.obs, design=self.design, min_mu=self.min_mu,
+            min_disp=self.min_disp, max_disp=self.max_disp, refit_cooks=self.refit_cooks,
+            min_replicates=self.min_replicates, beta_tol=self.beta_tol,
+            inference=self.inference, quiet=self.quiet,
+        )
+        nf = np.asarray(refit.layers[NF_LAYER])
+        sub.obs["size_factors"] = self.obs["size_factors"].to_numpy()
+        sub.layers[NF_LAYER] = nf
+        sub.layers["normed_counts"] = sub.X / nf
+        sub.var["_normed_means"] = sub.layers["normed_counts"].mean(axis=0)
+        # as PyDESeq2's refit: the trend and the prior variance are not refitted
+        sub.fit_genewise_dispersions()
+        for key in ("disp_function_type", "trend_coeffs", "mean_disp", "_squared_logres",
+                    "prior_disp_var"):
+            if key in self.uns:
+                sub.uns[key] = self.uns[key]
+        sub.var["fitted_dispersions"] = sub.disp_function(sub.var["_normed_means"])
+        sub.fit_MAP_dispersions()
+        sub.fit_LFC()
+        refitted = self.var["refitted"]
+        self.var.loc[refitted, "_normed_means"] = sub.var["_normed_means"]
+        self.varm["LFC"][refitted] = sub.varm["LFC"]
+        for column in ("genewise_dispersions", "fitted_dispersions", "dispersions"):
+            self.var.loc[refitted, column] = sub.var[column]
+        self.layers["replace_cooks"] = self.layers["cooks"].copy()
+        for column in np.flatnonzero(refitted):
+            self.layers["replace_cooks"][self.obs["replaceable"], column] = 0.0
+
     def _fit_parametric_dispersion_trend(self, vst: bool = False):
         """R's ``parametricDispersionFit`` (gamma GLM, identity link), vectorised."""
         from msc_response.de.engine.trend import gamma_identity_glm
@@ -361,3 +487,19 @@ class DeseqDataSetR(DeseqDataSet):
             fitted = np.full(self.n_vars, np.nan)
             fitted[nz] = coefs[0] + coefs[1] / self.var["_normed_means"].to_numpy()[nz]
             self.var["fitted_dispersions"] = fitted
+
+
+class _NormFactorsIRLS:
+    """An inference engine whose `irls` uses the given normalisation factors (samples
+    x the genes it is called on) in place of the size factors it is passed."""
+
+    def __init__(self, inference, norm_factors: np.ndarray):
+        self._inference = inference
+        self._norm_factors = norm_factors
+
+    def __getattr__(self, name):
+        return getattr(self._inference, name)
+
+    def irls(self, **kwargs):
+        kwargs["size_factors"] = self._norm_factors
+        return self._inference.irls(**kwargs)

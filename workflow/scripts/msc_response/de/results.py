@@ -96,7 +96,7 @@ def wald_results(
         vector = model.contrast_vectors[key]
     X = model.design_matrix.to_numpy(dtype=float)
     lfc = model.lfc.to_numpy(dtype=float)
-    mu = np.exp(X @ lfc.T) * model.size_factors.to_numpy()[:, None]
+    mu = np.exp(X @ lfc.T) * model.scale()
     pvalue, stat, se = inference.wald_test(
         design_matrix=X,
         disp=model.dispersions,
@@ -175,10 +175,12 @@ def fit_and_test(
     design: str,
     contrast: list[str],
     settings: DESettings,
+    lengths: np.ndarray | None = None,
 ):
     """`fit_design`, `fitted_model` and `wald_results`: returns (results table,
-    fitted dataset, FittedModel). counts: samples x genes, already pre-filtered."""
-    dds = fit_design(counts, metadata, design, settings)
+    fitted dataset, FittedModel). counts: samples x genes, already pre-filtered;
+    lengths: tximport's average transcript lengths (as counts), the offsets."""
+    dds = fit_design(counts, metadata, design, settings, lengths)
     model = fitted_model(dds, [contrast[0]])
     table, _ = wald_results(model, contrast, settings, dds.inference)
     return table, dds, model
@@ -222,6 +224,14 @@ def shrink_lfc(
     )
 
 
+def _log_offset(model: FittedModel) -> np.ndarray:
+    """The shrinkage GLM's offset: log size factors, or log normalisation factors of
+    the genes with counts (R's lfcShrink with tximport's offsets)."""
+    if model.norm_factors is None:
+        return np.log(model.size_factors.to_numpy())
+    return np.log(model.norm_factors[:, model.non_zero])
+
+
 def shrink_coefficient(
     model: FittedModel,
     X: pd.DataFrame,
@@ -240,7 +250,7 @@ def shrink_coefficient(
         design_matrix=X.to_numpy(dtype=float),
         counts=model.counts[:, model.non_zero],
         size=1.0 / model.dispersions[model.non_zero],
-        offset=np.log(model.size_factors.to_numpy()),
+        offset=_log_offset(model),
         prior_no_shrink_scale=prior_no_shrink_scale,
         prior_scale=min(np.sqrt(prior_var), 1.0),
         optimizer="L-BFGS-B",

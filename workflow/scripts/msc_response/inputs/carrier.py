@@ -8,6 +8,9 @@ the carrier does not import them. Layout:
 - `var`: `gene_id` (index) and `symbol`;
 - `layers['counts']`: raw integer counts; `X` holds the same counts in the checked
   file and the VST values in `results/dataset.h5ad`;
+- `layers['avg_tx_length']` (transcript quantifications with counts_from_abundance
+  "no" only): tximport's average transcript lengths per gene and sample, the DE
+  model's offsets (msc_response.de.offsets);
 - `uns['design']`, `uns['input_warnings']`;
 - `uns['single_cell']` for a single-cell input: the layer and obs column the cells
   were summed from, and `n_cells` per sample (in obs order).
@@ -58,6 +61,16 @@ def counts_frame(adata: ad.AnnData) -> pd.DataFrame:
     """Raw counts as samples x genes DataFrame (PyDESeq2's orientation)."""
     return pd.DataFrame(
         np.asarray(adata.layers["counts"]), index=adata.obs_names, columns=adata.var_names
+    )
+
+
+def layer_frame(adata: ad.AnnData, layer: str) -> pd.DataFrame | None:
+    """A layer as a samples x genes DataFrame; None when the carrier has no such
+    layer (tximport's lengths, `avg_tx_length`, are there only with its offsets)."""
+    if layer not in adata.layers:
+        return None
+    return pd.DataFrame(
+        np.asarray(adata.layers[layer], dtype=float), index=adata.obs_names, columns=adata.var_names
     )
 
 

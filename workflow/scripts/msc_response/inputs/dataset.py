@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from msc_response.common.errors import InputError
-from msc_response.inputs import count_files, quant_settings, quantifications, readers, validation
+from msc_response.de import offsets
 from msc_response.design.structure import design_problems
+from msc_response.inputs import count_files, quant_settings, quantifications, readers, validation
 from msc_response.inputs.carrier import to_anndata
 from msc_response.inputs.populations import subset_sheet
 from msc_response.inputs.single_cell import SingleCellSpec, pseudobulk
@@ -101,7 +102,7 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
         problems = design_problems(sheet, spec.design, f"population '{population}'")
         if problems:
             raise InputError(problems[0])
-    unassigned, table_symbols, cells = None, None, None
+    unassigned, table_symbols, cells, lengths = None, None, None, None
     if spec.count_files:
         counts, unassigned = count_files.read_count_files(
             sheet, count_files.CountFiles.from_config(spec.count_files), spec.samples, warnings
@@ -114,6 +115,9 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
         )
         table_symbols = genes.symbols
         counts = validation.check_counts(quantifications.round_counts(genes.counts), spec.source)
+        if genes.offsets:
+            lengths = genes.lengths.loc[counts.index, counts.columns]
+            offsets.check_lengths(lengths.to_numpy(), spec.source)
     else:
         if spec.single_cell is not None:
             bulk = pseudobulk(spec.counts, spec.single_cell, sheet.index, population)
@@ -138,6 +142,8 @@ def load_checked_inputs(spec: InputSpec) -> ad.AnnData:
     for warning in warnings:
         log.warning(warning)
     adata = to_anndata(counts, sheet, symbols, spec.design, warnings)
+    if lengths is not None:  # tximport's offsets (counts_from_abundance "no")
+        adata.layers[offsets.LENGTH_LAYER] = np.ascontiguousarray(lengths.to_numpy(dtype=float).T)
     if unassigned is not None:
         for column in unassigned.columns:
             adata.obs[column] = unassigned[column].reindex(adata.obs_names).to_numpy()

@@ -15,7 +15,6 @@ from msc_response.inputs.count_files import sample_paths
 
 TOOLS = ("salmon", "kallisto", "rsem")
 MODES = ("no", "scaled_tpm", "length_scaled_tpm")
-SUPPORTED_MODES = ("scaled_tpm", "length_scaled_tpm")
 # What a sample-sheet entry that is a folder holds, in order of preference.
 FILE_IN_FOLDER = {
     "salmon": ["quant.sf"],
@@ -60,17 +59,6 @@ def check_settings(block: dict) -> QuantSpec:
             f"config 'quantifications.counts_from_abundance': '{spec.counts_from_abundance}' "
             f"is not one of {listing(MODES)}."
         )
-    if spec.counts_from_abundance == "no":
-        raise InputError(
-            "config 'quantifications.counts_from_abundance' is \"no\" (the default): the "
-            "original estimated counts with tximport's average transcript lengths as "
-            "gene-by-sample offsets, as R's DESeqDataSetFromTximport uses them. This "
-            "workflow does not support those offsets yet (its DE engine carries one size "
-            "factor per sample). Set 'counts_from_abundance: length_scaled_tpm' (counts "
-            "rebuilt from the abundances and scaled by the average transcript length: "
-            "tximport's other recommended input for DESeq2, without offsets) or "
-            "'scaled_tpm'."
-        )
     if spec.tool != "rsem" and not spec.tx2gene:
         raise InputError(
             f"config 'quantifications.tx2gene' is needed for {spec.tool}: a table of "
@@ -79,6 +67,33 @@ def check_settings(block: dict) -> QuantSpec:
     if spec.tx2gene:
         readers.require_file(spec.tx2gene, "quantifications.tx2gene")
     return spec
+
+
+def check_offsets_settings(spec: QuantSpec, config: dict) -> None:
+    """tximport's offsets are carried by this project's DE engine and R's dataset
+    class, with the median-of-ratios size factors R's estimateNormFactors uses; the
+    R cross-check (a count-table run of R DESeq2) does not carry them."""
+    if spec.counts_from_abundance != "no":
+        return
+    if (config.get("crosscheck_r") or {}).get("enabled"):
+        raise InputError(
+            "config 'crosscheck_r.enabled' is true with quantifications."
+            "counts_from_abundance \"no\": the cross-check runs R DESeq2 on the counts "
+            "alone, without tximport's offsets, so it would not compare like with like. "
+            "Set crosscheck_r.enabled: false (the offsets' agreement with R's tximport + "
+            "DESeq2 is held by the test suite)."
+        )
+    diffexp = config.get("diffexp") or {}
+    needed = {"inference": "fast", "dispersion_prior": "r", "size_factors_fit_type": "ratio"}
+    wrong = {k: diffexp[k] for k, v in needed.items() if diffexp.get(k, v) != v}
+    if wrong:
+        raise InputError(
+            f"config 'quantifications.counts_from_abundance' is \"no\" (tximport's "
+            f"average transcript lengths as offsets), which needs "
+            + ", ".join(f"diffexp.{k}: {needed[k]}" for k in wrong)
+            + " (set: " + ", ".join(f"{k}: {v}" for k, v in wrong.items()) + "). Change "
+            "them, or set counts_from_abundance: length_scaled_tpm (no offsets)."
+        )
 
 
 def quant_paths(sheet: pd.DataFrame, spec: QuantSpec, sheet_path: str) -> dict[str, Path]:
@@ -94,20 +109,23 @@ def file_in(path: Path, tool: str, sample: str) -> Path:
         found = sorted(path.glob(pattern))
         if len(found) == 1:
             return found[0]
-    if tool == "rsem" and list(path.glob("*.genes.results")):
-        raise rsem_gene_level_error(next(path.glob("*.genes.results")))
+    if tool == "rsem":  # no isoform results: RSEM's gene-level results (offsets only)
+        found = sorted(path.glob("*.genes.results"))
+        if len(found) == 1:
+            return found[0]
     raise InputError(
         f"{tool} quantification folder '{path}' (sample '{sample}') holds no "
-        f"{' or '.join(FILE_IN_FOLDER[tool])}; name the file itself in the sample sheet."
+        f"{' or '.join(FILE_IN_FOLDER[tool])}"
+        f"{' (or one .genes.results)' if tool == 'rsem' else ''}; name the file itself "
+        f"in the sample sheet."
     )
 
 
 def rsem_gene_level_error(path: Path) -> InputError:
     """RSEM's gene-level results can be used only with tximport's offsets."""
     return InputError(
-        f"RSEM file '{path}' holds gene-level results (.genes.results). Gene-level RSEM "
-        f"estimates can only be used with tximport's length offsets "
-        f"(counts_from_abundance \"no\"), which this workflow does not support yet. Give "
-        f"the .isoforms.results files instead (with counts_from_abundance: "
-        f"length_scaled_tpm)."
+        f"RSEM file '{path}' holds gene-level results (.genes.results), which can be "
+        f"used only with tximport's length offsets (counts_from_abundance \"no\", the "
+        f"default), as in R. Use that, or give the .isoforms.results files (which the "
+        f"scaled modes need)."
     )

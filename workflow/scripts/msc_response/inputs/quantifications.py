@@ -11,9 +11,10 @@ GTF): transcripts missing from it are counted, and above
 `counts_from_abundance`: `scaled_tpm` and `length_scaled_tpm` give gene counts
 rebuilt from the abundances (tximport's countsFromAbundance), rounded half to even
 as R's DESeqDataSetFromMatrix(round(txi$counts)) users do: bias-corrected counts
-without offsets. `"no"` (the original counts with tximport's average transcript
-lengths as gene-by-sample offsets, as DESeqDataSetFromTximport) needs normalisation
-factors the DE engine does not carry yet: the config check stops on it with a message.
+without offsets. `"no"` (the default): the original estimated counts, rounded, with
+tximport's average transcript lengths kept beside them (layer `avg_tx_length` of the
+checked carrier) as gene-by-sample offsets, as R's DESeqDataSetFromTximport: the DE,
+normalisation and VST turn them into normalisation factors (`de.offsets`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ COLUMNS = {
     "kallisto": ["target_id", "length", "eff_length", "est_counts", "tpm"],
     "rsem": ["transcript_id", "gene_id", "length", "effective_length", "expected_count", "TPM"],
 }
-RSEM_GENE_COLUMNS = ["gene_id", "transcript_id(s)"]
+# RSEM's gene-level .genes.results: read as R's tximport(type = "rsem", txIn = FALSE)
+RSEM_GENE_COLUMNS = ["gene_id", "transcript_id(s)", "length", "effective_length",
+                     "expected_count", "TPM"]
 
 
 def read_quant_file(path: Path, tool: str, sample: str) -> pd.DataFrame:
@@ -54,14 +57,20 @@ def read_quant_file(path: Path, tool: str, sample: str) -> pd.DataFrame:
         return _read_kallisto_h5(path, sample)
     header = readers._first_lines(path, 1, f"{tool} quantification file")
     columns = header[0].split("\t") if header else []
-    if columns[: len(RSEM_GENE_COLUMNS)] == RSEM_GENE_COLUMNS:
-        raise rsem_gene_level_error(path)
-    if columns[: len(COLUMNS[tool])] != COLUMNS[tool]:
+    names = COLUMNS[tool]
+    if columns[:2] == RSEM_GENE_COLUMNS[:2]:
+        if tool != "rsem":
+            raise InputError(
+                f"Quantification file '{path}' (sample '{sample}') is an RSEM gene-level "
+                f"file (.genes.results): set quantifications.tool to 'rsem'."
+            )
+        names = RSEM_GENE_COLUMNS
+    if columns[: len(names)] != names:
         other = [t for t, names in COLUMNS.items() if columns[: len(names)] == names]
         hint = f" It is a {other[0]} file: set quantifications.tool to '{other[0]}'." if other else ""
         raise InputError(
             f"Quantification file '{path}' (sample '{sample}') does not have the columns "
-            f"{tool} writes ({', '.join(COLUMNS[tool])}); its header is "
+            f"{tool} writes ({', '.join(names)}); its header is "
             f"{', '.join(columns[:6]) or '(empty)'}.{hint}"
         )
     table = readers._parse_table(path, f"{tool} quantification file", "\t", dtype={0: str})
@@ -71,8 +80,7 @@ def read_quant_file(path: Path, tool: str, sample: str) -> pd.DataFrame:
             f"Quantification file '{path}' (sample '{sample}'): transcript(s) "
             f"{listing(ids[ids.duplicated()].unique())} appear more than once."
         )
-    names = COLUMNS[tool]
-    numeric = [n for n in names[1:] if n != "gene_id"]
+    numeric = [n for n in names[1:] if n not in ("gene_id", "transcript_id(s)")]
     for name in numeric:
         values = pd.to_numeric(table[name], errors="coerce")
         bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=float)) | (values.to_numpy(dtype=float) < 0))
@@ -265,6 +273,8 @@ class GeneLevel:
     counts: pd.DataFrame
     lengths: pd.DataFrame
     symbols: pd.Series
+    # the lengths are the DE model's offsets (counts_from_abundance "no")
+    offsets: bool = False
 
 
 def gene_counts(
@@ -272,8 +282,10 @@ def gene_counts(
 ) -> GeneLevel:
     """Summarise each sample's quantification file to genes with pytximport."""
     paths = quant_paths(sheet, spec, sheet_path)
-    transcripts = check_files(paths, spec.tool)
     source = f"the {spec.tool} files of sample-sheet column '{spec.column}'"
+    if spec.tool == "rsem" and gene_level_files(paths):
+        return rsem_gene_results(paths, spec, source)
+    transcripts = check_files(paths, spec.tool)
     if spec.tx2gene:
         tx2gene = read_tx2gene(spec.tx2gene)
     else:  # RSEM isoform results name each transcript's gene
@@ -295,7 +307,49 @@ def gene_counts(
     )
     lengths = pd.DataFrame(np.asarray(result.obsm["length"], dtype=float).T, index=counts.index,
                            columns=counts.columns)
-    return GeneLevel(counts, lengths, symbols)
+    return GeneLevel(counts, lengths, symbols, offsets=spec.counts_from_abundance == "no")
+
+
+def gene_level_files(paths: dict[str, Path]) -> bool:
+    """Whether the RSEM files are gene-level (.genes.results); all or none must be."""
+    kinds = {}
+    for sample, path in paths.items():
+        header = readers._first_lines(path, 1, "RSEM file")
+        kinds[sample] = bool(header) and header[0].split("\t")[:2] == RSEM_GENE_COLUMNS[:2]
+    if len(set(kinds.values())) > 1:
+        genes = [s for s, gene in kinds.items() if gene]
+        raise InputError(
+            f"The RSEM files mix gene-level (.genes.results: sample(s) {listing(genes)}) and "
+            f"isoform-level results; give one kind for every sample."
+        )
+    return next(iter(kinds.values()))
+
+
+def rsem_gene_results(paths: dict[str, Path], spec: QuantSpec, source: str) -> GeneLevel:
+    """RSEM's .genes.results as R's tximport reads them (type "rsem", txIn = FALSE):
+    counts expected_count, lengths effective_length; usable with the offsets only."""
+    if spec.counts_from_abundance != "no":
+        raise rsem_gene_level_error(next(iter(paths.values())))
+    tables = {sample: read_quant_file(path, "rsem", sample) for sample, path in paths.items()}
+    first_sample, first = next(iter(tables.items()))
+    for sample, table in tables.items():
+        if not table.index.equals(first.index):
+            raise InputError(
+                f"RSEM files of samples '{first_sample}' and '{sample}' hold different genes "
+                f"({len(first.index.difference(table.index))} of the first missing from the "
+                f"second). Quantify every sample against the same annotation."
+            )
+    index = pd.Index(first.index.astype(str), name="gene_id")
+    counts = pd.DataFrame({s: t["expected_count"].to_numpy(float) for s, t in tables.items()}, index=index)
+    lengths = pd.DataFrame({s: t["effective_length"].to_numpy(float) for s, t in tables.items()},
+                           index=index)
+    symbols = pd.Series(index.to_numpy(), index=index, name="symbol")
+    if spec.tx2gene:  # its symbols, where it names the gene
+        table = read_tx2gene(spec.tx2gene).drop_duplicates("gene_id").set_index("gene_id")["symbol"]
+        symbols = table.reindex(index).fillna(symbols).rename("symbol")
+    log.info("RSEM gene-level results of %d samples (%s): %d genes, with tximport's offsets",
+             len(paths), source, len(counts))
+    return GeneLevel(counts, lengths, symbols, offsets=True)
 
 
 def run_tximport(files: list[Path], spec: QuantSpec, tx2gene: pd.DataFrame, ignore_version: bool):
@@ -316,7 +370,10 @@ def run_tximport(files: list[Path], spec: QuantSpec, tx2gene: pd.DataFrame, igno
                 [str(f) for f in files],
                 data_type=spec.tool,
                 transcript_gene_map=tx2gene[["transcript_id", "gene_id"]].copy(),
-                counts_from_abundance=spec.counts_from_abundance,
+                # pytximport's "no" is None: the estimated counts as they are
+                counts_from_abundance=(
+                    None if spec.counts_from_abundance == "no" else spec.counts_from_abundance
+                ),
                 ignore_transcript_version=ignore_version,
                 output_type="anndata",
                 **options,

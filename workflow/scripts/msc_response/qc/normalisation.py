@@ -8,6 +8,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from msc_response.de.offsets import LENGTH_LAYER, NF_LAYER
 from msc_response.inputs.carrier import counts_frame
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,12 @@ def normalise(
     intercept-only design, as R's `vst(blind=TRUE)` does for quality control: the
     transformation does not know the groups. `dataset_cls` is PyDESeq2's
     `DeseqDataSet` or a subclass (such as `r_compat.DeseqDataSetR`, whose trend fit
-    is R's and vectorised).
+    is R's and vectorised). With tximport's average transcript lengths in
+    `layers['avg_tx_length']` (counts_from_abundance "no") the normalisation
+    factors are R's (`estimateNormFactors`, layer `norm_factors`), the normalised
+    counts counts / nf and the VST R's on them, as `vst()` of a
+    DESeqDataSetFromTximport data set; `obs['size_factor']` then holds the size
+    factors of counts / normMatrix.
     """
     from msc_response.common.deferred import deferred_imports
 
@@ -60,9 +66,12 @@ def normalise(
     # PyDESeq2 leaves all-zero genes out of the size factors and the dispersion fits;
     # their VST is the transformation's value at zero.
     dds = dataset_cls(counts=counts, metadata=metadata, **options)
+    if LENGTH_LAYER in adata.layers:  # tximport's offsets: R's normalisation factors
+        dds.layers[LENGTH_LAYER] = np.asarray(adata.layers[LENGTH_LAYER], dtype=float)
     dds.fit_size_factors(fit_type=size_factors_fit_type)
     size_factors = np.asarray(dds.obs["size_factors"], dtype=float)
     normalised = np.asarray(dds.layers["normed_counts"], dtype=float)
+    norm_factors = dds.layers[NF_LAYER] if NF_LAYER in dds.layers else None
 
     trend = _trend_genes(normalised.mean(axis=0), n_sub)
     sub = dds
@@ -70,6 +79,8 @@ def normalise(
         sub = dataset_cls(counts=counts.iloc[:, trend], metadata=metadata, **options)
         sub.obs["size_factors"] = size_factors  # R: the subset keeps all genes' factors
         sub.layers["normed_counts"] = normalised[:, trend]
+        if norm_factors is not None:  # R: the subset keeps its genes' factors
+            sub.layers[NF_LAYER] = norm_factors[:, trend]
         sub.var["_normed_means"] = normalised[:, trend].mean(axis=0)
     sub.fit_genewise_dispersions()
     sub.fit_dispersion_trend()  # parametric, or the mean trend it falls back to
@@ -88,6 +99,8 @@ def normalise(
     out.obs["size_factor"] = size_factors
     out.layers["normalised"] = normalised
     out.layers["vst"] = vst
+    if norm_factors is not None:
+        out.layers[NF_LAYER] = np.asarray(norm_factors, dtype=float)
     out.X = vst.copy()
     out.var["expressed"] = expressed
     out.uns["normalisation"] = {
@@ -96,6 +109,8 @@ def normalise(
         "vst_fit_type": dds.vst_fit_type,
         "vst_trend_genes": int(len(trend) if trend is not None else expressed.sum()),
     }
+    if norm_factors is not None:
+        out.uns["normalisation"]["offsets"] = "tximport average transcript lengths"
     log.info(
         "size factors %.3f-%.3f; %d of %d genes expressed; VST trend (%s) from %d genes",
         size_factors.min(),

@@ -29,8 +29,9 @@ from .linalg import gram, norm_sf, outer_rows, safe_inv, solve_stack
 
 
 @jit(cache=True, parallel=True)
-def _irls_genes(Y, sf, log_sf, X, disp, beta0, min_mu, beta_tol, max_beta, maxiter, rows):
-    """pydeseq2.utils.irls_solver's iteration for the genes in ``rows``, fused: one
+def _irls_genes(Y, SF, LOG_SF, X, disp, beta0, min_mu, beta_tol, max_beta, maxiter, rows):
+    """pydeseq2.utils.irls_solver's iteration for the genes in ``rows`` (SF, LOG_SF:
+    the size or normalisation factors per gene and sample, and their logs), fused: one
     pass over the samples per iteration builds X^T W X and X^T W z, a Cholesky solve
     gives the new betas, a second pass the new means and the NB deviance.
 
@@ -45,6 +46,8 @@ def _irls_genes(Y, sf, log_sf, X, disp, beta0, min_mu, beta_tol, max_beta, maxit
     for i in prange(k):
         g = rows[i]
         y = Y[g]
+        sf = SF[g]
+        log_sf = LOG_SF[g]
         d = disp[g]
         r = 1.0 / d
         beta = beta0[g].copy()
@@ -124,7 +127,8 @@ def _irls_genes(Y, sf, log_sf, X, disp, beta0, min_mu, beta_tol, max_beta, maxit
 
 def _irls_lockstep(Y, sf, X, disp, beta, min_mu, beta_tol, max_beta, maxiter):
     """``_irls_genes`` in numpy, all rows of Y at once (genes leave the loop as they
-    converge or diverge); same (beta, status) contract.
+    converge or diverge); same (beta, status) contract. ``sf``: size factors (n,) or
+    normalisation factors in Y's shape.
 
     Operation for operation as pydeseq2.utils.irls_solver: np.matmul on (G, p, n)
     stacks and scipy's batched solve make the same BLAS/LAPACK calls per gene, and
@@ -146,6 +150,7 @@ def _irls_lockstep(Y, sf, X, disp, beta, min_mu, beta_tol, max_beta, maxiter):
     nll_const = n * r * np.log(disp)
     dev = np.full(G, 1000.0)
     mu = np.maximum(sf * np.exp(beta @ XT), min_mu)
+    per_gene = sf.ndim == 2
     active = np.arange(G)
     it = 0
     while active.size:
@@ -153,7 +158,7 @@ def _irls_lockstep(Y, sf, X, disp, beta, min_mu, beta_tol, max_beta, maxiter):
         m = mu[active]
         y = Y[active]
         W = m / (1.0 + m * disp[active, None])
-        z = np.log(m / sf) + (y - m) / m
+        z = np.log(m / (sf[active] if per_gene else sf)) + (y - m) / m
         H = np.matmul(XT * W[:, None, :], X) + ridge
         rhs = np.matmul(XT, (W * z)[:, :, None])
         beta_hat = solve_stack(H, rhs, "pos")[..., 0]
@@ -164,7 +169,7 @@ def _irls_lockstep(Y, sf, X, disp, beta, min_mu, beta_tol, max_beta, maxiter):
         keep = ~diverged
         act = active[keep]
         beta[act] = beta_hat[keep]
-        mu_new = np.maximum(sf * np.exp(beta[act] @ XT), min_mu)
+        mu_new = np.maximum((sf[act] if per_gene else sf) * np.exp(beta[act] @ XT), min_mu)
         mu[act] = mu_new
         ra = r[act, None]
         y = y[keep]
@@ -199,6 +204,10 @@ def irls(
     X = np.asarray(design_matrix, dtype=float)
     sf = np.asarray(size_factors, dtype=float)
     Yt = np.ascontiguousarray(np.asarray(counts, dtype=float).T)  # (G, n)
+    # size factors (n,), or normalisation factors (n, G) as R's with tximport offsets
+    per_gene = sf.ndim == 2
+    if per_gene:
+        sf = np.ascontiguousarray(sf.T)  # (G, n), as Yt
     disp = np.asarray(disp, dtype=float).reshape(-1)
     G, n = Yt.shape
     p = X.shape[1]
@@ -228,13 +237,14 @@ def irls(
 
     rows = np.flatnonzero(~bad)
     if numba:
+        SF = sf if per_gene else np.broadcast_to(sf, (G, n))
         beta_rows, status = _irls_genes(
-            Yt, sf, np.log(sf), X, disp, np.ascontiguousarray(beta), min_mu, beta_tol, max_beta,
+            Yt, SF, np.log(SF), X, disp, np.ascontiguousarray(beta), min_mu, beta_tol, max_beta,
             maxiter, rows,
         )
     else:  # small problems: numpy lockstep, no numba start-up (~0.4 s per process)
         beta_rows, status = _irls_lockstep(
-            Yt[rows], sf, X, disp[rows], beta[rows], min_mu, beta_tol, max_beta, maxiter
+            Yt[rows], sf[rows] if per_gene else sf, X, disp[rows], beta[rows], min_mu, beta_tol, max_beta, maxiter
         )
     beta[rows] = beta_rows
     fallback[rows[status != 0]] = True
@@ -247,7 +257,7 @@ def irls(
         for g in np.flatnonzero(fallback):
             b, _, _, conv = irls_solver(
                 counts=Yt[g],
-                size_factors=sf,
+                size_factors=sf[g] if per_gene else sf,
                 design_matrix=X,
                 disp=disp[g],
                 min_mu=min_mu,
@@ -259,7 +269,9 @@ def irls(
             )
             beta[g] = b
             converged[g] = conv
-        mu_thr[fallback] = np.maximum(sf * np.exp(beta[fallback] @ XT), min_mu)
+        mu_thr[fallback] = np.maximum(
+            (sf[fallback] if per_gene else sf) * np.exp(beta[fallback] @ XT), min_mu
+        )
 
     # Hat diagonals: W^1/2 X (X^T W X + ridge)^-1 X^T W^1/2.
     W = mu_thr / (1.0 + mu_thr * disp[:, None])

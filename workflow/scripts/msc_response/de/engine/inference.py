@@ -115,9 +115,12 @@ class FastInference(Inference):
     ) -> np.ndarray:
         X = np.asarray(design_matrix, dtype=float)
         sf = np.asarray(size_factors, dtype=float)
-        Y = np.asarray(counts, dtype=float) / sf[:, None]
+        # size factors (n,), or normalisation factors (n, genes): R's
+        # linearModelMuNormalized fits counts / nf and multiplies back by nf
+        scale = sf if sf.ndim == 2 else sf[:, None]
+        Y = np.asarray(counts, dtype=float) / scale
         coef = np.linalg.lstsq(X, Y, rcond=None)[0]
-        mu_hat = sf[:, None] * (X @ coef)
+        mu_hat = scale * (X @ coef)
         return np.maximum(mu_hat, min_mu)
 
 

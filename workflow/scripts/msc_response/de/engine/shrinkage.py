@@ -73,10 +73,10 @@ def _shrink_fg(B, X, Y, size, offset, rows, S, prior_scale, s):
             for a in range(p):
                 xb += B[i, a] * X[j, a]
             y = Y[gi, j]
-            d = xb + offset[j] - lsz
+            d = xb + offset[gi, j] - lsz
             e = math.exp(-abs(d))
             if d >= 0.0:
-                lae = xb + offset[j] + math.log1p(e)  # log(e^eta + size)
+                lae = xb + offset[gi, j] + math.log1p(e)  # log(e^eta + size)
                 q = 1.0 / (1.0 + e)  # e^eta / (size + e^eta)
             else:
                 lae = lsz + math.log1p(e)
@@ -115,6 +115,10 @@ def lfc_shrink_nbinom_glm(
     size = np.asarray(size, dtype=float).reshape(-1)
     off = np.asarray(offset, dtype=float)
     G, n = Yt.shape
+    # log size factors (n,), or log normalisation factors (n, G) as R's offsets
+    per_gene = off.ndim == 2
+    if per_gene:
+        off = np.ascontiguousarray(off.T)  # (G, n), as Yt
     p = X.shape[1]
     XX = outer_rows(X)
     s = shrink_index
@@ -127,7 +131,7 @@ def lfc_shrink_nbinom_glm(
 
     def hessian(rows, B):
         """Exact Hessian of the (unscaled) objective, for the shrunken SEs."""
-        eta = B @ X.T + off
+        eta = B @ X.T + (off[rows] if per_gene else off)
         sz = size[rows, None]
         q = expit(eta - np.log(sz))  # e^eta / (size + e^eta)
         w = (Yt[rows] + sz) * q * (1.0 - q)
@@ -151,14 +155,17 @@ def lfc_shrink_nbinom_glm(
     S, ps = float(prior_no_shrink_scale), float(prior_scale)
     if use_numba(rows.size * n):
         Yc = np.ascontiguousarray(Yt)
+        OFF = off if per_gene else np.broadcast_to(off, (G, n))
 
         def nll_prior(r, B):
-            return _shrink_fg(np.ascontiguousarray(B), X, Yc, size, off, r, S, ps, s)
+            return _shrink_fg(np.ascontiguousarray(B), X, Yc, size, OFF, r, S, ps, s)
 
     else:  # small problems: numpy, no numba start-up (~0.4 s per process)
 
         def nll_prior(r, B):
-            return _shrink_nll_prior(B, X, Yt[r], size[r], off, S, ps, shrink)
+            return _shrink_nll_prior(
+                B, X, Yt[r], size[r], off[r] if per_gene else off, S, ps, shrink
+            )
 
     scale = np.maximum(nll_prior(rows, np.zeros((rows.size, p)))[0], 1.0)
 
@@ -178,7 +185,7 @@ def lfc_shrink_nbinom_glm(
 
         for gidx, c in zip(failed, scale[~converged[rows]]):
             B[gidx] = grid_fit_shrink_beta(
-                Yt[gidx], off, X, size[gidx], prior_no_shrink_scale, prior_scale, c,
+                Yt[gidx], off[gidx] if per_gene else off, X, size[gidx], prior_no_shrink_scale, prior_scale, c,
                 grid_length=60, min_beta=-30, max_beta=30,
             )
 
