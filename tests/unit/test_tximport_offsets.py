@@ -253,9 +253,15 @@ def test_equal_lengths_give_the_fit_without_offsets():
     # differ by that one constant, the rest only through it (the trend's argument)
     ratio = with_nf["baseMean"] / plain["baseMean"]
     np.testing.assert_allclose(ratio, ratio.iloc[0], rtol=1e-10)
-    np.testing.assert_allclose(with_nf["log2FoldChange"], plain["log2FoldChange"], atol=1e-4)
-    np.testing.assert_allclose(with_nf["lfcSE"], plain["lfcSE"], rtol=1e-3)
-    np.testing.assert_allclose(model.dispersions, plain_model.dispersions, rtol=1e-3)
+    # Not exactly: R's rough dispersion estimate (the search's start) is not invariant
+    # to a constant factor on the normalised counts, and R's search keeps its start
+    # where the posterior does not rise (noIncrease): measured 29 of 300 genes with
+    # gene-wise dispersions apart, so LFCs up to 3.6e-4 and SEs up to 0.3% apart
+    np.testing.assert_allclose(with_nf["log2FoldChange"], plain["log2FoldChange"], atol=1e-3)
+    se = np.abs(np.log(with_nf["lfcSE"] / plain["lfcSE"]))
+    assert se.median() < 1e-3 and se.max() < 0.02
+    disp = np.abs(np.log(model.dispersions / plain_model.dispersions))
+    assert np.median(disp) < 1e-3 and disp.max() < 0.05
     shrunk = [shrink_lfc(m, wald_results(m, CONTRAST, DESettings())[1], _fast())[0]
               for m in (model, plain_model)]
     np.testing.assert_allclose(shrunk[0], shrunk[1], atol=1e-3)
