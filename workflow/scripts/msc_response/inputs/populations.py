@@ -66,24 +66,13 @@ def read_cell_labels(path: str | Path, sample_column: str, group_by: str) -> pd.
     """The `sample_column` and `group_by` obs columns of the cells file (as strings),
     read without the matrix. Stops with an `InputError` that names the file and the
     column when `group_by` is missing or holds a single population."""
-    import h5py
     from anndata.io import read_elem
 
+    from msc_response.inputs.single_cell import open_h5ad
+
     path = Path(path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(
-            f"Counts file '{path}' could not be opened as an .h5ad (AnnData) file: {err}. "
-            f"Write it with anndata (`adata.write_h5ad(...)`), or give a count table."
-        ) from None
-    with handle:
-        obs = handle.get("obs")
-        if obs is None or not isinstance(obs, h5py.Group):
-            raise InputError(
-                f"Counts file '{path}' is an HDF5 file but not an AnnData (.h5ad) file "
-                f"(no obs table at its root). Save the cells with anndata."
-            )
+    with open_h5ad(path) as handle:
+        obs = handle["obs"]
         # anndata records the columns' order; the group's keys also hold the index
         columns = [str(c) for c in obs.attrs.get("column-order", [])] or [
             c for c in obs.keys() if c != obs.attrs.get("_index", "_index")

@@ -77,18 +77,8 @@ def pseudobulk(
     the sheet leaves them out on purpose: they are dropped with a log line), sheet
     samples without cells, and samples with fewer than `spec.min_cells` cells.
     """
-    import h5py
-
     path = Path(path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(
-            f"Counts file '{path}' could not be opened as an .h5ad (AnnData) file: {err}. "
-            f"Write it with anndata (`adata.write_h5ad(...)`), or give a count table."
-        ) from None
-    with handle:
-        _check_anndata(handle, path)
+    with open_h5ad(path) as handle:
         obs, var = _read_frames(handle, path)
         labels = _sample_labels(obs, spec, path, samples)
         if population is not None:
@@ -129,6 +119,26 @@ def pseudobulk(
 
 def _where(spec: SingleCellSpec) -> str:
     return f"layer '{spec.layer}'" if spec.layer else ".X"
+
+
+def open_h5ad(path: Path):
+    """The cells file opened read-only with h5py (a context manager), checked to be
+    AnnData; an `InputError` that says what to do when it is not."""
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(
+            f"Counts file '{path}' could not be opened as an .h5ad (AnnData) file: {err}. "
+            f"Write it with anndata (`adata.write_h5ad(...)`), or give a count table."
+        ) from None
+    try:
+        _check_anndata(handle, path)
+    except InputError:
+        handle.close()
+        raise
+    return handle
 
 
 def _check_anndata(handle, path: Path) -> None:
