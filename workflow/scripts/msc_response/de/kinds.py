@@ -27,6 +27,7 @@ from msc_response.de.results import (
     _with_filtered_genes,
     adjust_pvalues,
     shrink_coefficient,
+    contrast_status,
     wald_results,
 )
 from msc_response.design.contrasts import Contrast
@@ -103,12 +104,7 @@ def kind_result(
         )
         se = wald.se
         X, lfc, index = reparametrised(model, vector)
-    cooks = model.cooks_outlier if settings.cooks_filter else np.zeros(len(table), dtype=bool)
-    table["status"] = np.select(
-        [cooks & table["pvalue"].isna().to_numpy(), table["padj"].isna().to_numpy()],
-        ["cooks_outlier", "independent_filtering"],
-        "tested",
-    )
+    table["status"] = contrast_status(table, model, settings)
     if settings.lfc_shrinkage:
         X, lfc = centred(X, lfc)
         shrunk, shrunk_se = shrink_coefficient(model, X, lfc, index, se, inference)

@@ -287,6 +287,17 @@ def _apeglm_prior_var(lfc: np.ndarray, se: np.ndarray, min_var=1e-6, max_var=400
     return root_scalar(objective, bracket=(min_var, max_var)).root
 
 
+def contrast_status(table: pd.DataFrame, model, settings: DESettings) -> np.ndarray:
+    """Each fitted gene's status in a contrast's table: `cooks_outlier` (p-value set
+    to NA by the Cook's filter), `independent_filtering` (padj NA), else `tested`."""
+    cooks = model.cooks_outlier if settings.cooks_filter else np.zeros(len(table), dtype=bool)
+    return np.select(
+        [cooks & table["pvalue"].isna().to_numpy(), table["padj"].isna().to_numpy()],
+        ["cooks_outlier", "independent_filtering"],
+        "tested",
+    )
+
+
 def wald_contrast_result(fit: DesignFit, contrast: Contrast, settings: DESettings) -> ContrastResult:
     """A two-level contrast's results from a fitted design (the other kinds: de.kinds;
     de.contrast.contrast_result picks).
@@ -297,12 +308,7 @@ def wald_contrast_result(fit: DesignFit, contrast: Contrast, settings: DESetting
     model = fit.model
     inference = make_inference(settings.inference, settings.n_cpus)
     table, wald = wald_results(model, contrast.as_list(), settings, inference)
-    cooks = model.cooks_outlier if settings.cooks_filter else np.zeros(len(table), dtype=bool)
-    table["status"] = np.select(
-        [cooks & table["pvalue"].isna().to_numpy(), table["padj"].isna().to_numpy()],
-        ["cooks_outlier", "independent_filtering"],
-        "tested",
-    )
+    table["status"] = contrast_status(table, model, settings)
     if settings.lfc_shrinkage:
         shrunk, se = shrink_lfc(model, wald, inference)
         table["log2FoldChange_shrunk"] = shrunk / np.log(2)
