@@ -26,6 +26,7 @@ from msc_response.common.errors import InputError, listing
 from msc_response.design.contrasts import Contrast, check_contrasts
 from msc_response.design.plan import _group_sizes
 from msc_response.design.structure import design_problems
+from msc_response.inputs.h5ad import open_h5ad
 
 # DESeq2 needs replicates on both sides of a comparison to tell an effect from the
 # dispersion; the whole-cohort check (design.structure) asks the same of every level.
@@ -67,8 +68,6 @@ def read_cell_labels(path: str | Path, sample_column: str, group_by: str) -> pd.
     read without the matrix. Stops with an `InputError` that names the file and the
     column when `group_by` is missing or holds a single population."""
     from anndata.io import read_elem
-
-    from msc_response.inputs.single_cell import open_h5ad
 
     path = Path(path)
     with open_h5ad(path) as handle:
